@@ -1,0 +1,227 @@
+// Package config defines the devbox-quadlet configuration file: its TOML
+// schema, the built-in defaults, and a loader whose errors name the key and line.
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
+)
+
+// DefaultPath is where the NixOS module writes the host configuration.
+const DefaultPath = "/etc/devbox-quadlet/config.toml"
+
+// Config is the whole configuration. Every field has a default, so an absent
+// file and an empty file mean the same thing.
+type Config struct {
+	Container Container       `toml:"container"`
+	Caps      Caps            `toml:"caps"`
+	Reaper    Reaper          `toml:"reaper"`
+	Secrets   Secrets         `toml:"secrets"`
+	Users     map[string]User `toml:"users"`
+}
+
+// Container holds the defaults for new containers; create flags override them.
+type Container struct {
+	Image    ImageRef `toml:"image"`
+	CPUs     CPUs     `toml:"cpus"`
+	Memory   Size     `toml:"memory"`
+	TasksMax Count    `toml:"tasks_max"`
+}
+
+// Caps bounds how many containers exist per user and run per host (R-11).
+type Caps struct {
+	MaxPerUser Count `toml:"max_per_user"`
+	MaxGlobal  Count `toml:"max_global"`
+}
+
+// Reaper holds the idle windows of R-14.
+type Reaper struct {
+	IdleStop       Duration `toml:"idle_stop"`
+	StoppedDestroy Duration `toml:"stopped_destroy"`
+}
+
+// Secrets says where Tailscale auth keys come from (R-16).
+type Secrets struct {
+	Backend Backend `toml:"backend"`
+	Vault   Word    `toml:"vault"`
+}
+
+// User holds per-user overrides, keyed by login name.
+type User struct {
+	MaxPerUser Count `toml:"max_per_user"`
+	Admin      bool  `toml:"admin"`
+}
+
+// Default returns the built-in configuration used when no file exists.
+func Default() Config {
+	return Config{
+		Container: Container{
+			Image:    "localhost/devbox:latest",
+			CPUs:     2,
+			Memory:   4 << 30,
+			TasksMax: 4096,
+		},
+		Caps:    Caps{MaxPerUser: 5, MaxGlobal: 7},
+		Reaper:  Reaper{IdleStop: Duration(7 * 24 * 3600e9), StoppedDestroy: Duration(14 * 24 * 3600e9)},
+		Secrets: Secrets{Backend: "onepassword", Vault: "DevBox"},
+	}
+}
+
+// MaxPerUser is the per-user cap for user, with any override applied.
+func (c Config) MaxPerUser(user string) int {
+	if u, ok := c.Users[user]; ok && u.MaxPerUser > 0 {
+		return int(u.MaxPerUser)
+	}
+	return int(c.Caps.MaxPerUser)
+}
+
+// Load reads the configuration from path. A missing file at the default path
+// yields the defaults; a missing file anywhere else is an error, because the
+// user named it on purpose. The boolean reports whether a file was read.
+func Load(path string, explicit bool) (Config, bool, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && !explicit {
+		return Default(), false, nil
+	}
+	if err != nil {
+		return Config{}, false, errdefs.Errorf(errdefs.Usage, "read config: %w", err)
+	}
+	cfg, err := Parse(data, path)
+	return cfg, true, err
+}
+
+// Parse decodes data over the defaults. Unknown keys and bad values are errors
+// of class errdefs.Usage that name the file, line and key.
+func Parse(data []byte, filename string) (Config, error) {
+	cfg := Default()
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&cfg)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			key := pe.LastKey
+			if key != "" {
+				return Config{}, errdefs.Errorf(errdefs.Usage, "config %s line %d: %s: %s", filename, pe.Position.Line, key, pe.Message)
+			}
+			return Config{}, errdefs.Errorf(errdefs.Usage, "config %s line %d: %s", filename, pe.Position.Line, pe.Message)
+		}
+		return Config{}, errdefs.Errorf(errdefs.Usage, "config %s: %w", filename, err)
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		key := undecoded[0].String()
+		return Config{}, errdefs.Errorf(errdefs.Usage, "config %s line %d: unknown key %q", filename, keyLine(data, undecoded[0]), key)
+	}
+	for name := range cfg.Users {
+		if !validLogin(name) {
+			return Config{}, errdefs.Errorf(errdefs.Usage, "config %s line %d: users.%s: invalid user name: want a unix login name", filename, keyLine(data, toml.Key{"users", name}), name)
+		}
+	}
+	return cfg, nil
+}
+
+// keyLine finds the line that defines key, for error messages. BurntSushi/toml
+// records positions but does not export them for keys that decode cleanly, so
+// this scans table headers and "key =" lines. It returns 0 when unsure.
+func keyLine(data []byte, key toml.Key) int {
+	table := ""
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	want := key.String()
+	for line := 1; sc.Scan(); line++ {
+		s := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(s, "[") {
+			table = strings.Trim(strings.SplitN(s, "#", 2)[0], "[] \t")
+			if table == want {
+				return line
+			}
+			continue
+		}
+		k, _, ok := strings.Cut(s, "=")
+		if !ok {
+			continue
+		}
+		full := strings.Trim(strings.TrimSpace(k), `"`)
+		if table != "" {
+			full = table + "." + full
+		}
+		if full == want {
+			return line
+		}
+	}
+	return 0
+}
+
+func validLogin(s string) bool {
+	if s == "" || len(s) > 32 || s[0] == '-' {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// ImageRef is a container image reference. It ends up in a unit file, so it
+// must be one line without spaces.
+type ImageRef string
+
+// UnmarshalText implements encoding.TextUnmarshaler for TOML decoding.
+func (r *ImageRef) UnmarshalText(b []byte) error {
+	v, err := ParseImageRef(string(b))
+	if err != nil {
+		return err
+	}
+	*r = v
+	return nil
+}
+
+// ParseImageRef checks that s can be written into a unit file as an Image= value.
+func ParseImageRef(s string) (ImageRef, error) {
+	if s == "" || len(s) > 512 {
+		return "", fmt.Errorf("invalid image %q: want a non-empty image reference of at most 512 characters", s)
+	}
+	for _, c := range s {
+		if c <= ' ' || c == 0x7f || c == '%' || c == '\\' || c == '"' || c == '\'' {
+			return "", fmt.Errorf("invalid image %q: want an image reference such as localhost/devbox:latest, without spaces, quotes or control characters", s)
+		}
+	}
+	return ImageRef(s), nil
+}
+
+// Word is a short identifier such as a vault name.
+type Word string
+
+// UnmarshalText implements encoding.TextUnmarshaler for TOML decoding.
+func (w *Word) UnmarshalText(b []byte) error {
+	s := string(b)
+	if s == "" || len(s) > 128 || strings.ContainsAny(s, "/\n\r\x00") {
+		return fmt.Errorf("invalid value %q: want 1-128 characters without '/' or line breaks", s)
+	}
+	*w = Word(s)
+	return nil
+}
+
+// Backend names where auth keys come from.
+type Backend string
+
+// Backends lists the supported secret backends.
+var Backends = []string{"env", "file", "onepassword"}
+
+// UnmarshalText implements encoding.TextUnmarshaler for TOML decoding.
+func (b *Backend) UnmarshalText(text []byte) error {
+	s := string(text)
+	if i := sort.SearchStrings(Backends, s); i < len(Backends) && Backends[i] == s {
+		*b = Backend(s)
+		return nil
+	}
+	return fmt.Errorf("invalid backend %q: want one of %s", s, strings.Join(Backends, ", "))
+}
