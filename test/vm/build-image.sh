@@ -60,12 +60,16 @@ printf '127.0.0.1 localhost\n127.0.1.1 devbox-testbed\n' >"$root/etc/hosts"
 printf '/dev/vda / ext4 rw,noatime 0 1\n' >"$root/etc/fstab"
 
 # Users with lingering and separate subid ranges (pitfall 4).
-: >"$root/etc/subuid"
-: >"$root/etc/subgid"
 mkdir -p "$root/var/lib/systemd/linger"
 for u in $USERS; do
-	IFS=: read -r name uid sub <<<"$u"
+	IFS=: read -r name uid _ <<<"$u"
 	chroot "$root" useradd -m -u "$uid" -U -s /bin/sh "$name"
+done
+# useradd allocates its own overlapping ranges; replace them with ours.
+: >"$root/etc/subuid"
+: >"$root/etc/subgid"
+for u in $USERS; do
+	IFS=: read -r name uid sub <<<"$u"
 	echo "$name:$sub:65536" >>"$root/etc/subuid"
 	echo "$name:$sub:65536" >>"$root/etc/subgid"
 	touch "$root/var/lib/systemd/linger/$name"

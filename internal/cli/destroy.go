@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
+)
+
+func destroyCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:      "destroy",
+		Usage:     "stop a dev container and remove its units, container and home volume",
+		ArgsUsage: "NAME",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "keep-volume", Usage: "keep the home volume devbox-NAME-home"},
+			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON (schema 1)"},
+		},
+		Action: func(c *cli.Context) error { return runDestroy(c, env) },
+	}
+}
+
+type destroyResult struct {
+	Schema      int    `json:"schema"`
+	Name        string `json:"name"`
+	VolumeKept  bool   `json:"volume_kept"`
+	Volume      string `json:"volume"`
+	RemovedUnit string `json:"removed_unit"`
+}
+
+// existing returns the quadlet files of name that are on disk, and a
+// not-found error when there are none.
+func existing(env *Env, name string) ([]string, error) {
+	dir := env.QuadletDir()
+	var found []string
+	for _, f := range []string{quadlet.ContainerFile(name), quadlet.VolumeFile(name)} {
+		p := filepath.Join(dir, f)
+		ok, err := fileExists(p)
+		if err != nil {
+			return nil, errdefs.Mark(errdefs.System, err)
+		}
+		if ok {
+			found = append(found, p)
+		}
+	}
+	if len(found) == 0 {
+		return nil, withHint(errdefs.Errorf(errdefs.NotFound, "no container %q: there is no %s in %s", name, quadlet.ContainerFile(name), dir),
+			"`devbox-quadlet list` shows your containers")
+	}
+	return found, nil
+}
+
+func runDestroy(c *cli.Context, env *Env) error {
+	name, err := oneName(c)
+	if err != nil {
+		return err
+	}
+	if err := policy.ValidateName(name); err != nil {
+		return err
+	}
+	if err := requireUser(env); err != nil {
+		return err
+	}
+	lock, err := lockUser(env)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	files, err := existing(env, name)
+	if err != nil {
+		return err
+	}
+	sys, err := dial(c, env)
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+
+	ctx := c.Context
+	// Stop first, so the container is gone before its unit definition is.
+	if err := sys.Stop(ctx, quadlet.ServiceUnit(name)); err != nil {
+		return fmt.Errorf("destroy %s: %w", name, err)
+	}
+	if err := sys.Stop(ctx, quadlet.VolumeServiceUnit(name)); err != nil {
+		return fmt.Errorf("destroy %s: %w", name, err)
+	}
+	for _, p := range files {
+		if err := removeIfExists(p); err != nil {
+			return fmt.Errorf("destroy %s: %w", name, err)
+		}
+	}
+	if err := sys.Reload(ctx); err != nil {
+		return fmt.Errorf("destroy %s: %w", name, err)
+	}
+	for _, u := range []string{quadlet.ServiceUnit(name), quadlet.VolumeServiceUnit(name)} {
+		if err := sys.ResetFailed(ctx, u); err != nil {
+			return fmt.Errorf("destroy %s: %w", name, err)
+		}
+	}
+	// Quadlet runs containers with --rm, so this only catches a leftover.
+	if err := env.Podman.RemoveContainer(ctx, quadlet.ContainerName(name)); err != nil {
+		return fmt.Errorf("destroy %s: %w", name, err)
+	}
+	keep := c.Bool("keep-volume")
+	if !keep {
+		if err := env.Podman.RemoveVolume(ctx, quadlet.VolumeName(name)); err != nil {
+			return withHint(fmt.Errorf("destroy %s: %w", name, err), "remove it by hand with `podman volume rm %s`", quadlet.VolumeName(name))
+		}
+	}
+	if c.Bool("json") {
+		return writeJSON(env.Stdout, destroyResult{Schema: 1, Name: name, VolumeKept: keep, Volume: quadlet.VolumeName(name), RemovedUnit: quadlet.ServiceUnit(name)})
+	}
+	if keep {
+		fmt.Fprintf(env.Stdout, "%s\tdestroyed\tvolume %s kept\n", name, quadlet.VolumeName(name))
+	} else {
+		fmt.Fprintf(env.Stdout, "%s\tdestroyed\n", name)
+	}
+	return nil
+}

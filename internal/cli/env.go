@@ -1,0 +1,97 @@
+// Package cli is the devbox-quadlet command line: one file per verb, text and
+// --json output, exit codes and fix-it hints. It wires the pure core (config,
+// policy, quadlet) to the edges (sd, podman) and does all of its own I/O.
+package cli
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/podman"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
+)
+
+// Version is the tool version, written into every unit's labels. Release
+// builds set it with -ldflags "-X .../internal/cli.Version=...".
+var Version = "0.1.0-dev"
+
+// Systemd is what the verbs need from the user's systemd manager.
+type Systemd interface {
+	Reload(ctx context.Context) error
+	Start(ctx context.Context, unit string) error
+	Stop(ctx context.Context, unit string) error
+	ResetFailed(ctx context.Context, unit string) error
+	Units(ctx context.Context, names []string) ([]sd.UnitState, error)
+	Close()
+}
+
+// Podman is what the verbs need from podman.
+type Podman interface {
+	ImageExists(ctx context.Context, ref string) (bool, error)
+	VolumeExists(ctx context.Context, name string) (bool, error)
+	RemoveVolume(ctx context.Context, name string) error
+	RemoveContainer(ctx context.Context, name string) error
+}
+
+// Env is everything a verb may touch outside its own arguments. main builds
+// the real one; unit tests build one with fakes and a temporary home.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	Now            func() time.Time
+	UserName       string
+	UID            int
+	Home           string
+	DialSystemd    func(ctx context.Context, env *Env) (Systemd, error)
+	Podman         Podman
+	DefaultConfig  string // the host configuration path, config.DefaultPath outside tests
+}
+
+// DefaultEnv is the environment of the running process.
+func DefaultEnv() *Env {
+	e := &Env{
+		Stdout:        os.Stdout,
+		Stderr:        os.Stderr,
+		Getenv:        os.Getenv,
+		Now:           time.Now,
+		UID:           os.Getuid(),
+		Podman:        podman.Client{},
+		DefaultConfig: config.DefaultPath,
+		DialSystemd: func(ctx context.Context, env *Env) (Systemd, error) {
+			return sd.ConnectUser(ctx, sd.UserBusAddress(env.Getenv, env.UID))
+		},
+	}
+	if u, err := user.LookupId(strconv.Itoa(e.UID)); err == nil {
+		e.UserName, e.Home = u.Username, u.HomeDir
+	}
+	if h := os.Getenv("HOME"); h != "" {
+		e.Home = h
+	}
+	if e.UserName == "" {
+		e.UserName = os.Getenv("USER")
+	}
+	return e
+}
+
+// QuadletDir is the user's quadlet directory, where podman's user generator
+// looks for .container and .volume files.
+func (e *Env) QuadletDir() string {
+	if x := e.Getenv("XDG_CONFIG_HOME"); x != "" {
+		return filepath.Join(x, "containers", "systemd")
+	}
+	return filepath.Join(e.Home, ".config", "containers", "systemd")
+}
+
+// StateDir is the per-user state directory of SPEC §6.
+func (e *Env) StateDir() string {
+	if x := e.Getenv("XDG_STATE_HOME"); x != "" {
+		return filepath.Join(x, "devbox-quadlet")
+	}
+	return filepath.Join(e.Home, ".local", "state", "devbox-quadlet")
+}

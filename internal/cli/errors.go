@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
+)
+
+// hinted adds the third part of an R-09 message, what to do next. Hints are
+// added here at the CLI boundary only; lower layers say what and why.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (h *hinted) Error() string { return h.err.Error() }
+func (h *hinted) Unwrap() error { return h.err }
+
+func withHint(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return &hinted{err: err, hint: fmt.Sprintf(format, args...)}
+}
+
+// printError writes err to w as "devbox-quadlet: <what and why>" followed by a
+// hint line when one is known.
+func printError(w io.Writer, err error) {
+	fmt.Fprintf(w, "devbox-quadlet: %s\n", oneLine(err.Error()))
+	var h *hinted
+	if errors.As(err, &h) && h.hint != "" {
+		fmt.Fprintf(w, "hint: %s\n", h.hint)
+	} else if hint := defaultHint(err); hint != "" {
+		fmt.Fprintf(w, "hint: %s\n", hint)
+	}
+}
+
+func defaultHint(err error) string {
+	switch errdefs.ExitCode(err) {
+	case 2:
+		return "see `devbox-quadlet --help` for usage"
+	case 8:
+		return "check `systemctl --user status` and `journalctl --user -xe`"
+	}
+	return ""
+}
+
+// oneLine keeps an error on one line: control characters from user input are
+// already quoted by %q, but wrapped tool output may still carry line breaks.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// exitCodeHelp is the R-09 table, shown in --help.
+func exitCodeHelp() string {
+	var b strings.Builder
+	b.WriteString("EXIT CODES:\n   0  ok\n")
+	for _, c := range errdefs.Classes {
+		fmt.Fprintf(&b, "   %d  %s\n", c.ExitCode(), c.Description())
+	}
+	b.WriteString("   1  anything else\n")
+	return b.String()
+}

@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
+)
+
+func listCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:  "list",
+		Usage: "list your dev containers",
+		Description: "Reads your quadlet directory and asks systemd for every container's state in\n" +
+			"one D-Bus call.",
+		Flags:  []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON (schema 1)"}},
+		Action: func(c *cli.Context) error { return runList(c, env) },
+	}
+}
+
+// listResult is the --json output of list. Fields may be added, never renamed.
+type listResult struct {
+	Schema     int           `json:"schema"`
+	Mode       string        `json:"mode"`
+	Containers []listedEntry `json:"containers"`
+}
+
+type listedEntry struct {
+	Name        string  `json:"name"`
+	Unit        string  `json:"unit"`
+	State       string  `json:"state"`
+	ActiveState string  `json:"active_state"`
+	SubState    string  `json:"sub_state"`
+	Owner       string  `json:"owner"`
+	Image       string  `json:"image"`
+	CPUs        float64 `json:"cpus"`
+	MemoryMax   int64   `json:"memory_max"`
+	Created     string  `json:"created"`
+	Volume      string  `json:"volume"`
+}
+
+// ownContainers returns the specs of the containers in the user's quadlet
+// directory, sorted by name. Files that do not carry a valid container name
+// are not ours and are skipped.
+func ownContainers(env *Env) ([]quadlet.Spec, error) {
+	dir := env.QuadletDir()
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, errdefs.Errorf(errdefs.System, "read %s: %w", dir, err)
+	}
+	var specs []quadlet.Spec
+	for _, e := range entries {
+		n := e.Name()
+		if !strings.HasPrefix(n, quadlet.Prefix) || !strings.HasSuffix(n, ".container") {
+			continue
+		}
+		name := strings.TrimSuffix(strings.TrimPrefix(n, quadlet.Prefix), ".container")
+		if policy.ValidateName(name) != nil {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			return nil, errdefs.Errorf(errdefs.System, "read %s: %w", n, err)
+		}
+		s, err := quadlet.Parse(data)
+		if err != nil {
+			warnf(env, "skipping %s: %v", n, err)
+			continue
+		}
+		s.Name = name
+		specs = append(specs, s)
+	}
+	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
+	return specs, nil
+}
+
+func runList(c *cli.Context, env *Env) error {
+	if _, err := args(c); err != nil {
+		return err
+	}
+	if err := requireUser(env); err != nil {
+		return err
+	}
+	specs, err := ownContainers(env)
+	if err != nil {
+		return err
+	}
+	res := listResult{Schema: 1, Mode: "standalone", Containers: []listedEntry{}}
+	if len(specs) > 0 {
+		sys, err := dial(c, env)
+		if err != nil {
+			return err
+		}
+		defer sys.Close()
+		names := make([]string, len(specs))
+		for i, s := range specs {
+			names[i] = quadlet.ServiceUnit(s.Name)
+		}
+		states, err := sys.Units(c.Context, names)
+		if err != nil {
+			return err
+		}
+		byName := map[string]sd.UnitState{}
+		for _, st := range states {
+			byName[st.Name] = st
+		}
+		for _, s := range specs {
+			st := byName[quadlet.ServiceUnit(s.Name)]
+			created := ""
+			if !s.Created.IsZero() {
+				created = s.Created.UTC().Format(time.RFC3339)
+			}
+			res.Containers = append(res.Containers, listedEntry{
+				Name: s.Name, Unit: quadlet.ServiceUnit(s.Name), State: stateWord(st),
+				ActiveState: st.ActiveState, SubState: st.SubState, Owner: s.Owner,
+				Image: string(s.Image), CPUs: float64(s.CPUs), MemoryMax: int64(s.Memory),
+				Created: created, Volume: quadlet.VolumeName(s.Name),
+			})
+		}
+	}
+	if c.Bool("json") {
+		return writeJSON(env.Stdout, res)
+	}
+	if len(res.Containers) == 0 {
+		fmt.Fprintln(env.Stderr, "no containers (standalone mode); create one with `devbox-quadlet create NAME`")
+		return nil
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tCPUS\tMEMORY\tCREATED\tIMAGE")
+	for _, e := range res.Containers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.State, config.CPUs(e.CPUs), config.Size(e.MemoryMax), e.Created, e.Image)
+	}
+	return tw.Flush()
+}

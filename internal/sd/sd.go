@@ -1,0 +1,160 @@
+// Package sd drives the invoking user's systemd manager over the user D-Bus:
+// reload, start and stop units and wait for their jobs, and read unit state.
+// It is the only package that speaks D-Bus to systemd.
+package sd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+
+	sdbus "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/godbus/dbus/v5"
+
+	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
+)
+
+// UnitState is the part of a unit's state that list and lifecycle verbs need.
+type UnitState struct {
+	Name        string
+	LoadState   string // loaded, not-found, ...
+	ActiveState string // active, inactive, failed, activating, deactivating
+	SubState    string // running, dead, exited, ...
+}
+
+// Manager is a connection to one user's systemd manager.
+type Manager struct {
+	conn *sdbus.Conn
+}
+
+// UserBusAddress returns the user bus address: $DBUS_SESSION_BUS_ADDRESS if
+// set, else the socket in $XDG_RUNTIME_DIR, else /run/user/UID/bus, which is
+// where pam_systemd and lingering put it. A shell from `sudo -u` or `runuser`
+// has neither variable, and should still reach its own manager.
+func UserBusAddress(getenv func(string) string, uid int) string {
+	if a := getenv("DBUS_SESSION_BUS_ADDRESS"); a != "" {
+		return a
+	}
+	dir := getenv("XDG_RUNTIME_DIR")
+	if dir == "" {
+		dir = "/run/user/" + strconv.Itoa(uid)
+	}
+	return "unix:path=" + dir + "/bus"
+}
+
+// ConnectUser connects to the user manager at address (see UserBusAddress).
+func ConnectUser(ctx context.Context, address string) (*Manager, error) {
+	conn, err := sdbus.NewConnection(func() (*dbus.Conn, error) {
+		c, err := dbus.Dial(address, dbus.WithContext(ctx))
+		if err != nil {
+			return nil, err
+		}
+		// EXTERNAL with the numeric uid, as go-systemd does: no user lookup.
+		if err := c.Auth([]dbus.Auth{dbus.AuthExternal(strconv.Itoa(os.Getuid()))}); err != nil {
+			c.Close()
+			return nil, err
+		}
+		if err := c.Hello(); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	})
+	if err != nil {
+		return nil, errdefs.Errorf(errdefs.System, "connect to the user systemd manager at %s: %w", address, err)
+	}
+	return &Manager{conn: conn}, nil
+}
+
+// Close closes the connection.
+func (m *Manager) Close() { m.conn.Close() }
+
+// Reload runs daemon-reload, which reruns podman's quadlet generator. The
+// D-Bus call returns once the reload has finished.
+func (m *Manager) Reload(ctx context.Context) error {
+	if err := m.conn.ReloadContext(ctx); err != nil {
+		return errdefs.Errorf(errdefs.System, "reload the user systemd manager: %w", err)
+	}
+	return nil
+}
+
+// Start starts unit and waits for its job. It fails unless the job result is
+// "done"; the error names the unit's own Result (exit-code, timeout, ...).
+func (m *Manager) Start(ctx context.Context, unit string) error {
+	return m.job(ctx, "start", unit, m.conn.StartUnitContext)
+}
+
+// Stop stops unit and waits for its job.
+func (m *Manager) Stop(ctx context.Context, unit string) error {
+	return m.job(ctx, "stop", unit, m.conn.StopUnitContext)
+}
+
+type jobFunc func(ctx context.Context, name, mode string, ch chan<- string) (int, error)
+
+func (m *Manager) job(ctx context.Context, verb, unit string, run jobFunc) error {
+	ch := make(chan string, 1)
+	if _, err := run(ctx, unit, "replace", ch); err != nil {
+		return errdefs.Errorf(errdefs.System, "%s %s: %w", verb, unit, err)
+	}
+	select {
+	case result := <-ch:
+		if result == "done" {
+			return nil
+		}
+		detail := ""
+		if p, err := m.conn.GetUnitTypePropertyContext(ctx, unit, "Service", "Result"); err == nil {
+			if r, ok := p.Value.Value().(string); ok && r != "success" {
+				detail = ", unit result " + r
+			}
+		}
+		return errdefs.Errorf(errdefs.System, "%s %s: job %s%s", verb, unit, result, detail)
+	case <-ctx.Done():
+		return errdefs.Errorf(errdefs.System, "%s %s: %w", verb, unit, ctx.Err())
+	}
+}
+
+// ResetFailed clears a failed state so that a destroyed unit leaves no trace
+// in list-units. A unit that is not loaded is not an error.
+func (m *Manager) ResetFailed(ctx context.Context, unit string) error {
+	if err := m.conn.ResetFailedUnitContext(ctx, unit); err != nil {
+		var de dbus.Error
+		if ok := asDBusError(err, &de); ok && de.Name == "org.freedesktop.systemd1.NoSuchUnit" {
+			return nil
+		}
+		return errdefs.Errorf(errdefs.System, "reset-failed %s: %w", unit, err)
+	}
+	return nil
+}
+
+// Units returns the state of each named unit in one D-Bus call, in the order
+// given. Units that do not exist come back with LoadState "not-found".
+func (m *Manager) Units(ctx context.Context, names []string) ([]UnitState, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	st, err := m.conn.ListUnitsByNamesContext(ctx, names)
+	if err != nil {
+		return nil, errdefs.Errorf(errdefs.System, "list units: %w", err)
+	}
+	out := make([]UnitState, 0, len(st))
+	for _, s := range st {
+		out = append(out, UnitState{Name: s.Name, LoadState: s.LoadState, ActiveState: s.ActiveState, SubState: s.SubState})
+	}
+	return out, nil
+}
+
+func asDBusError(err error, target *dbus.Error) bool {
+	switch e := err.(type) {
+	case dbus.Error:
+		*target = e
+		return true
+	case *dbus.Error:
+		*target = *e
+		return true
+	}
+	return false
+}
+
+// String formats a state as systemctl does: "active (running)".
+func (s UnitState) String() string { return fmt.Sprintf("%s (%s)", s.ActiveState, s.SubState) }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# test.sh runs every check of the project: formatting and linters, the unit
+# tests and fuzzers, and the end-to-end suite inside the trixie VM. It is what
+# .ci/run calls. Run it as root on a Debian/Ubuntu machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+. scripts/go.sh
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './build/*'))
+if [ -n "$unformatted" ]; then echo "not gofmt-clean: $unformatted"; exit 1; fi
+
+step "go vet"
+go vet ./...
+go vet -tags e2e ./test/e2e
+
+step "staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags e2e ./test/e2e
+
+nix_files=$(git ls-files '*.nix' 2>/dev/null || true)
+if [ -n "$nix_files" ]; then
+	step "nix parse"
+	echo "$nix_files" | xargs nix-instantiate --parse >/dev/null
+fi
+
+step "unit tests"
+go test -count=1 ./...
+
+step "fuzz (a few seconds per target)"
+for target in \
+	./internal/policy:FuzzValidateName \
+	./internal/config:FuzzParse \
+	./internal/config:FuzzParseDuration; do
+	pkg=${target%%:*} fn=${target##*:}
+	go test -run '^$' -fuzz "^$fn\$" -fuzztime "${DEVBOX_FUZZTIME:-5s}" "$pkg"
+done
+
+step "end-to-end suite in the trixie VM (systemd 257, podman 5.4)"
+bash test/vm/e2e.sh test
