@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/journal"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
 )
 
@@ -24,6 +26,7 @@ type fakeSystemd struct {
 	states    map[string]sd.UnitState
 	dir       string
 	reloadSaw [][]string
+	restarts  uint32
 }
 
 func (f *fakeSystemd) Reload(context.Context) error {
@@ -44,6 +47,17 @@ func (f *fakeSystemd) Stop(_ context.Context, u string) error {
 	f.calls = append(f.calls, "stop "+u)
 	return nil
 }
+func (f *fakeSystemd) Restart(_ context.Context, u string) error {
+	f.calls = append(f.calls, "restart "+u)
+	return f.startErr
+}
+func (f *fakeSystemd) ServiceStatus(_ context.Context, u string) (sd.Status, error) {
+	st, ok := f.states[u]
+	if !ok {
+		st = sd.UnitState{Name: u, LoadState: "loaded", ActiveState: "active", SubState: "running"}
+	}
+	return sd.Status{UnitState: st, NRestarts: f.restarts, MemoryCurrent: sd.Unset, CPUUsageNSec: sd.Unset, MemoryMax: 4 << 30, TasksMax: 4096}, nil
+}
 func (f *fakeSystemd) ResetFailed(_ context.Context, u string) error {
 	f.calls = append(f.calls, "reset-failed "+u)
 	return nil
@@ -63,14 +77,25 @@ func (f *fakeSystemd) Units(_ context.Context, names []string) ([]sd.UnitState, 
 func (f *fakeSystemd) Close() {}
 
 type fakePodman struct {
-	images []string
-	calls  []string
+	images  []string
+	volumes []string
+	calls   []string
 }
 
 func (p *fakePodman) ImageExists(_ context.Context, ref string) (bool, error) {
 	return slices.Contains(p.images, ref), nil
 }
-func (p *fakePodman) VolumeExists(context.Context, string) (bool, error) { return false, nil }
+func (p *fakePodman) VolumeExists(_ context.Context, n string) (bool, error) {
+	return slices.Contains(p.volumes, n), nil
+}
+
+type fakeJournal struct{ lines []string }
+
+func (j fakeJournal) Logs(_ context.Context, q journal.Query, stdout, _ io.Writer) error {
+	_, err := io.WriteString(stdout, strings.Join(journal.Args(q), " ")+"\n")
+	return err
+}
+func (j fakeJournal) Tail(context.Context, string, int) []string { return j.lines }
 func (p *fakePodman) RemoveVolume(_ context.Context, n string) error {
 	p.calls = append(p.calls, "rm volume "+n)
 	return nil
@@ -101,6 +126,9 @@ func newHarness(t *testing.T) *harness {
 		UserName: "alice", UID: 1000, Home: home,
 		Podman:        h.pod,
 		DefaultConfig: filepath.Join(home, "absent.toml"),
+		Journal:       fakeJournal{lines: []string{"payload: cannot find /bin/app"}},
+		PayloadAlive:  func(string) (bool, error) { return true, nil },
+		CgroupRoot:    filepath.Join(home, "cgroup"),
 	}
 	h.sys = &fakeSystemd{dir: h.env.QuadletDir(), states: map[string]sd.UnitState{}}
 	h.env.DialSystemd = func(context.Context, *Env) (Systemd, error) { h.dials++; return h.sys, nil }
@@ -245,6 +273,9 @@ func TestDestroy(t *testing.T) {
 	}
 	want := []string{"stop devbox-demo.service", "stop devbox-demo-home-volume.service", "reload",
 		"reset-failed devbox-demo.service", "reset-failed devbox-demo-home-volume.service"}
+	if h.env.autostartEnabled("demo") {
+		t.Errorf("autostart link survived destroy")
+	}
 	if !slices.Equal(h.sys.calls, want) {
 		t.Errorf("systemd calls = %v, want %v", h.sys.calls, want)
 	}
@@ -286,6 +317,9 @@ func TestListJSON(t *testing.T) {
 	// A foreign file in the quadlet directory is not ours and is skipped.
 	_ = os.WriteFile(filepath.Join(h.env.QuadletDir(), "devbox-Bad.Name.container"), []byte("[Container]\n"), 0o644)
 	h.sys.states["devbox-alpha.service"] = sd.UnitState{Name: "devbox-alpha.service", ActiveState: "active", SubState: "running"}
+	cg := filepath.Join(h.env.CgroupRoot, "user.slice/user-1000.slice/user@1000.service/app.slice/devbox-alpha.service")
+	_ = os.MkdirAll(cg, 0o755)
+	_ = os.WriteFile(filepath.Join(cg, "memory.current"), []byte("12345\n"), 0o644)
 	h.sys.calls = nil
 	if code := h.run("list", "--json"); code != 0 {
 		t.Fatalf("list: %d %s", code, h.errOut)
@@ -299,6 +333,9 @@ func TestListJSON(t *testing.T) {
 	}
 	if res.Containers[0].Name != "alpha" || res.Containers[0].State != "running" || res.Containers[1].State != "stopped" {
 		t.Errorf("containers = %+v", res.Containers)
+	}
+	if mc := res.Containers[0].MemoryCurrent; mc == nil || *mc != 12345 || res.Containers[1].MemoryCurrent != nil {
+		t.Errorf("memory_current not read from the cgroup: %+v", res.Containers)
 	}
 	if res.Containers[0].MemoryMax != 4<<30 || res.Containers[0].CPUs != 2 || res.Containers[0].Owner != "alice" {
 		t.Errorf("limits/owner not read back: %+v", res.Containers[0])

@@ -1,8 +1,8 @@
 package cli
 
 import (
-	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -75,6 +75,8 @@ func createCommand(env *Env) *cli.Command {
 			"If any step fails, the earlier steps are undone and nothing is left behind.",
 		Flags: append(specFlags(),
 			&cli.BoolFlag{Name: "no-start", Usage: "write and load the units but do not start the container"},
+			&cli.BoolFlag{Name: "with-syncthing", Usage: "ask the image to run Syncthing (tailnet only), recorded in the unit"},
+			&cli.BoolFlag{Name: "keep-on-failure", Usage: "on failure, keep the files, units and volume for inspection instead of rolling back"},
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON (schema 1)"},
 		),
 		Action: func(c *cli.Context) error { return runCreate(c, env) },
@@ -93,6 +95,7 @@ type createResult struct {
 	ContainerFile string  `json:"container_file"`
 	VolumeFile    string  `json:"volume_file"`
 	Volume        string  `json:"volume"`
+	Syncthing     bool    `json:"syncthing"`
 }
 
 func runCreate(c *cli.Context, env *Env) error {
@@ -109,6 +112,7 @@ func runCreate(c *cli.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	spec.Syncthing = c.Bool("with-syncthing")
 	files, err := quadlet.Render(spec)
 	if err != nil {
 		return err
@@ -123,6 +127,25 @@ func runCreate(c *cli.Context, env *Env) error {
 	}
 	defer lock.Unlock()
 
+	sys, err := dial(c, env)
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+
+	// A create that was killed part-way left an intent record: clean up what
+	// it made, then start afresh. Never double anything.
+	if left, ok := env.readIntent(name); ok {
+		warnf(env, "found the leftovers of an interrupted create of %q (started %s); cleaning them up first",
+			name, left.Started.Format(time.RFC3339))
+		if err := teardown(c.Context, env, sys, name, left.VolumeExisted); err != nil {
+			return withHint(fmt.Errorf("clean up interrupted create of %s: %w", name, err), "run `devbox-quadlet destroy %s`, then create again", name)
+		}
+		if err := env.clearIntent(name); err != nil {
+			return err
+		}
+	}
+
 	dir := env.QuadletDir()
 	for _, f := range files {
 		exists, err := fileExists(filepath.Join(dir, f.Name))
@@ -134,6 +157,17 @@ func runCreate(c *cli.Context, env *Env) error {
 				"pick another name, or remove it first with `devbox-quadlet destroy %s`", name)
 		}
 	}
+	mine, err := ownContainers(env)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(mine))
+	for i, s := range mine {
+		names[i] = s.Name
+	}
+	if err := policy.CheckUserCap(env.UserName, names, cfg.MaxPerUser(env.UserName)); err != nil {
+		return withHint(err, "free a slot with `devbox-quadlet destroy NAME` (`devbox-quadlet list` shows them)")
+	}
 	ok, err := env.Podman.ImageExists(c.Context, string(spec.Image))
 	if err != nil {
 		return err
@@ -142,49 +176,57 @@ func runCreate(c *cli.Context, env *Env) error {
 		return withHint(errdefs.Errorf(errdefs.System, "image %s is not in your podman image store", spec.Image),
 			"load it first (`podman load` or `podman pull`), or choose another with --image")
 	}
-	sys, err := dial(c, env)
+	volumeExisted, err := env.Podman.VolumeExists(c.Context, quadlet.VolumeName(name))
 	if err != nil {
 		return err
 	}
-	defer sys.Close()
+	if volumeExisted {
+		warnf(env, "reusing the existing home volume %s", quadlet.VolumeName(name))
+	}
 
-	var undo undoStack
+	// Act. The intent record goes first, so a kill at any later point is
+	// recoverable; it is cleared last, whatever happened.
+	if err := env.writeIntent(intent{Name: name, Started: env.Now().UTC(), PID: os.Getpid(), VolumeExisted: volumeExisted}); err != nil {
+		return err
+	}
 	err = func() error {
-		// Undo runs newest first: stop, remove container and volume, remove
-		// the files, and only then reload, so the units disappear.
-		undo.push("reload the user manager", sys.Reload)
 		for _, f := range files {
 			if err := writeNew(dir, f.Name, f.Content); err != nil {
 				return err
 			}
-			path := filepath.Join(dir, f.Name)
-			undo.push("remove "+path, func(context.Context) error { return removeIfExists(path) })
 		}
+		crashPoint(env, "after-files")
 		if err := sys.Reload(c.Context); err != nil {
 			return err
 		}
+		crashPoint(env, "after-reload")
 		if c.Bool("no-start") {
 			return nil
 		}
-		undo.push("remove volume "+quadlet.VolumeName(name), func(ctx context.Context) error {
-			return env.Podman.RemoveVolume(ctx, quadlet.VolumeName(name))
-		})
-		undo.push("remove container "+quadlet.ContainerName(name), func(ctx context.Context) error {
-			return env.Podman.RemoveContainer(ctx, quadlet.ContainerName(name))
-		})
-		undo.push("stop "+quadlet.ServiceUnit(name), func(ctx context.Context) error {
-			_ = sys.Stop(ctx, quadlet.VolumeServiceUnit(name))
-			_ = sys.ResetFailed(ctx, quadlet.VolumeServiceUnit(name))
-			err := sys.Stop(ctx, quadlet.ServiceUnit(name))
-			_ = sys.ResetFailed(ctx, quadlet.ServiceUnit(name))
-			return err
-		})
-		return sys.Start(c.Context, quadlet.ServiceUnit(name))
+		if env.Getenv("DEVBOX_QUADLET_CRASH_AT") == "during-start" {
+			go func() { time.Sleep(300 * time.Millisecond); crashPoint(env, "during-start") }()
+		}
+		if err := sys.Start(c.Context, quadlet.ServiceUnit(name)); err != nil {
+			return failureWithLog(c.Context, env, name, err)
+		}
+		if err := settle(c.Context, env, sys, name, env.StartSettle); err != nil {
+			return failureWithLog(c.Context, env, name, err)
+		}
+		return env.enableAutostart(name)
 	}()
 	if err != nil {
-		undo.run(c.Context, env)
-		return withHint(fmt.Errorf("create %s: %w", name, err),
-			"nothing was left behind; see `journalctl --user -u %s` for the container's own output", quadlet.ServiceUnit(name))
+		hint := "nothing was left behind; see `journalctl --user -u " + quadlet.ServiceUnit(name) + "`"
+		if c.Bool("keep-on-failure") {
+			hint = "--keep-on-failure kept the files, units and volume for inspection; `devbox-quadlet destroy " + name + "` removes them"
+		} else if terr := teardown(c.Context, env, sys, name, volumeExisted); terr != nil {
+			warnf(env, "rollback of %s was incomplete: %v", name, terr)
+			hint = "rollback was incomplete; run `devbox-quadlet destroy " + name + "` to finish it"
+		}
+		_ = env.clearIntent(name)
+		return withHint(fmt.Errorf("create %s: %w", name, err), "%s", hint)
+	}
+	if err := env.clearIntent(name); err != nil {
+		return err
 	}
 
 	state := "stopped"
@@ -197,38 +239,11 @@ func runCreate(c *cli.Context, env *Env) error {
 		ContainerFile: filepath.Join(dir, quadlet.ContainerFile(name)),
 		VolumeFile:    filepath.Join(dir, quadlet.VolumeFile(name)),
 		Volume:        quadlet.VolumeName(name),
+		Syncthing:     spec.Syncthing,
 	}
 	if c.Bool("json") {
 		return writeJSON(env.Stdout, res)
 	}
 	fmt.Fprintf(env.Stdout, "%s\t%s\t%s\n", name, state, res.Unit)
 	return nil
-}
-
-// undoStack records how to reverse each completed step of a multi-step verb
-// and replays them newest first when a later step fails.
-type undoStack struct {
-	steps []undoStep
-}
-
-type undoStep struct {
-	what string
-	fn   func(context.Context) error
-}
-
-func (u *undoStack) push(what string, fn func(context.Context) error) {
-	u.steps = append(u.steps, undoStep{what, fn})
-}
-
-// run undoes every step. It uses a fresh, bounded context so that a cancelled
-// create (Ctrl-C, SIGTERM) still cleans up after itself.
-func (u *undoStack) run(parent context.Context, env *Env) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), 2*time.Minute)
-	defer cancel()
-	for i := len(u.steps) - 1; i >= 0; i-- {
-		s := u.steps[i]
-		if err := s.fn(ctx); err != nil {
-			warnf(env, "rollback: %s: %v", s.what, err)
-		}
-	}
 }

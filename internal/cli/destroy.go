@@ -70,8 +70,9 @@ func runDestroy(c *cli.Context, env *Env) error {
 		return err
 	}
 	defer lock.Unlock()
-	files, err := existing(env, name)
-	if err != nil {
+	// The leftovers of an interrupted create count as a container to destroy.
+	left, interrupted := env.readIntent(name)
+	if _, err := existing(env, name); err != nil && !interrupted {
 		return err
 	}
 	sys, err := dial(c, env)
@@ -80,36 +81,12 @@ func runDestroy(c *cli.Context, env *Env) error {
 	}
 	defer sys.Close()
 
-	ctx := c.Context
-	// Stop first, so the container is gone before its unit definition is.
-	if err := sys.Stop(ctx, quadlet.ServiceUnit(name)); err != nil {
-		return fmt.Errorf("destroy %s: %w", name, err)
+	keep := c.Bool("keep-volume") || (interrupted && left.VolumeExisted)
+	if err := teardown(c.Context, env, sys, name, keep); err != nil {
+		return withHint(fmt.Errorf("destroy %s: %w", name, err), "run `devbox-quadlet destroy %s` again; each step skips what is already gone", name)
 	}
-	if err := sys.Stop(ctx, quadlet.VolumeServiceUnit(name)); err != nil {
-		return fmt.Errorf("destroy %s: %w", name, err)
-	}
-	for _, p := range files {
-		if err := removeIfExists(p); err != nil {
-			return fmt.Errorf("destroy %s: %w", name, err)
-		}
-	}
-	if err := sys.Reload(ctx); err != nil {
-		return fmt.Errorf("destroy %s: %w", name, err)
-	}
-	for _, u := range []string{quadlet.ServiceUnit(name), quadlet.VolumeServiceUnit(name)} {
-		if err := sys.ResetFailed(ctx, u); err != nil {
-			return fmt.Errorf("destroy %s: %w", name, err)
-		}
-	}
-	// Quadlet runs containers with --rm, so this only catches a leftover.
-	if err := env.Podman.RemoveContainer(ctx, quadlet.ContainerName(name)); err != nil {
-		return fmt.Errorf("destroy %s: %w", name, err)
-	}
-	keep := c.Bool("keep-volume")
-	if !keep {
-		if err := env.Podman.RemoveVolume(ctx, quadlet.VolumeName(name)); err != nil {
-			return withHint(fmt.Errorf("destroy %s: %w", name, err), "remove it by hand with `podman volume rm %s`", quadlet.VolumeName(name))
-		}
+	if err := env.clearIntent(name); err != nil {
+		return err
 	}
 	if c.Bool("json") {
 		return writeJSON(env.Stdout, destroyResult{Schema: 1, Name: name, VolumeKept: keep, Volume: quadlet.VolumeName(name), RemovedUnit: quadlet.ServiceUnit(name)})

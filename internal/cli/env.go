@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/journal"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/podman"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
 )
@@ -26,9 +27,17 @@ type Systemd interface {
 	Reload(ctx context.Context) error
 	Start(ctx context.Context, unit string) error
 	Stop(ctx context.Context, unit string) error
+	Restart(ctx context.Context, unit string) error
 	ResetFailed(ctx context.Context, unit string) error
 	Units(ctx context.Context, names []string) ([]sd.UnitState, error)
+	ServiceStatus(ctx context.Context, unit string) (sd.Status, error)
 	Close()
+}
+
+// Journal is what the verbs need from the user journal.
+type Journal interface {
+	Logs(ctx context.Context, q journal.Query, stdout, stderr io.Writer) error
+	Tail(ctx context.Context, unit string, n int) []string
 }
 
 // Podman is what the verbs need from podman.
@@ -50,7 +59,17 @@ type Env struct {
 	Home           string
 	DialSystemd    func(ctx context.Context, env *Env) (Systemd, error)
 	Podman         Podman
+	Journal        Journal
 	DefaultConfig  string // the host configuration path, config.DefaultPath outside tests
+	// PayloadAlive reports whether a unit's container payload is running,
+	// from its cgroup (see sd.PayloadAlive).
+	PayloadAlive func(controlGroup string) (bool, error)
+	// CgroupRoot is where cgroup v2 is mounted; list reads memory.current
+	// from it instead of making a D-Bus call per container.
+	CgroupRoot string
+	// StartSettle is how long after a start job create and start wait
+	// before checking that the container stayed up.
+	StartSettle time.Duration
 }
 
 // DefaultEnv is the environment of the running process.
@@ -63,6 +82,10 @@ func DefaultEnv() *Env {
 		UID:           os.Getuid(),
 		Podman:        podman.Client{},
 		DefaultConfig: config.DefaultPath,
+		Journal:       journal.Runner{},
+		PayloadAlive:  func(cg string) (bool, error) { return sd.PayloadAlive("/sys/fs/cgroup", cg) },
+		StartSettle:   time.Second,
+		CgroupRoot:    "/sys/fs/cgroup",
 		DialSystemd: func(ctx context.Context, env *Env) (Systemd, error) {
 			return sd.ConnectUser(ctx, sd.UserBusAddress(env.Getenv, env.UID))
 		},

@@ -12,23 +12,37 @@ import (
 
 func startCommand(env *Env) *cli.Command {
 	return &cli.Command{
-		Name:      "start",
-		Usage:     "start a stopped dev container",
-		ArgsUsage: "NAME",
-		Action:    func(c *cli.Context) error { return runStartStop(c, env, true) },
+		Name:        "start",
+		Usage:       "start a stopped dev container; it will come back after a reboot",
+		ArgsUsage:   "NAME",
+		Description: "Starts devbox-NAME.service and links it into default.target.wants, as\n`systemctl --user enable --now` would for a unit that is not generated.",
+		Action:      func(c *cli.Context) error { return runLifecycle(c, env, "start") },
 	}
 }
 
 func stopCommand(env *Env) *cli.Command {
 	return &cli.Command{
 		Name:      "stop",
-		Usage:     "stop a running dev container; its home volume is kept",
+		Usage:     "stop a running dev container; it stays stopped after a reboot, and its home volume is kept",
 		ArgsUsage: "NAME",
-		Action:    func(c *cli.Context) error { return runStartStop(c, env, false) },
+		Description: "Unlinks devbox-NAME.service from default.target.wants and stops it, as\n" +
+			"`systemctl --user disable --now` would. A plain `systemctl --user stop` only\n" +
+			"stops it until the next boot, as for any enabled unit.",
+		Action: func(c *cli.Context) error { return runLifecycle(c, env, "stop") },
 	}
 }
 
-func runStartStop(c *cli.Context, env *Env, start bool) error {
+func restartCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:        "restart",
+		Usage:       "restart a dev container; the home volume is kept, the root file system is recreated",
+		ArgsUsage:   "NAME",
+		Description: "Restarts devbox-NAME.service (starting it if it was stopped) and links it into default.target.wants.",
+		Action:      func(c *cli.Context) error { return runLifecycle(c, env, "restart") },
+	}
+}
+
+func runLifecycle(c *cli.Context, env *Env, verb string) error {
 	name, err := oneName(c)
 	if err != nil {
 		return err
@@ -57,23 +71,52 @@ func runStartStop(c *cli.Context, env *Env, start bool) error {
 	if err != nil {
 		return err
 	}
-	running := len(states) == 1 && stateWord(states[0]) == "running"
+	word := "stopped"
+	if len(states) == 1 {
+		word = stateWord(states[0])
+	}
 	switch {
-	case start && running:
-		return withHint(errdefs.Errorf(errdefs.Exists, "container %q is already running", name), "`devbox-quadlet stop %s` stops it", name)
-	case !start && !running && len(states) == 1 && states[0].ActiveState != "activating":
+	case verb == "start" && (word == "running" || word == "starting"):
+		// Still record the intent, so a container started with plain
+		// systemctl also comes back after a reboot.
+		_ = env.enableAutostart(name)
+		return withHint(errdefs.Errorf(errdefs.Exists, "container %q is already running", name), "`devbox-quadlet restart %s` restarts it", name)
+	case verb == "stop" && (word == "stopped" || word == "failed"):
+		_ = env.disableAutostart(name)
+		if word == "failed" {
+			_ = sys.ResetFailed(c.Context, unit)
+		}
 		return withHint(errdefs.Errorf(errdefs.Exists, "container %q is already stopped (%s)", name, states[0]), "`devbox-quadlet start %s` starts it", name)
 	}
-	if start {
-		if err := sys.Start(c.Context, unit); err != nil {
-			return withHint(fmt.Errorf("start %s: %w", name, err), "see `journalctl --user -u %s`", unit)
+
+	switch verb {
+	case "stop":
+		// Record the intent first: even if the stop is interrupted, the
+		// container does not come back at the next boot.
+		if err := env.disableAutostart(name); err != nil {
+			return err
+		}
+		if err := sys.Stop(c.Context, unit); err != nil {
+			return fmt.Errorf("stop %s: %w", name, err)
+		}
+		fmt.Fprintf(env.Stdout, "%s\tstopped\n", name)
+		return nil
+	case "start", "restart":
+		run := sys.Start
+		if verb == "restart" {
+			run = sys.Restart
+		}
+		if err := run(c.Context, unit); err != nil {
+			return withHint(fmt.Errorf("%s %s: %w", verb, name, failureWithLog(c.Context, env, name, err)), "see `devbox-quadlet logs %s` and `journalctl --user -u %s`", name, unit)
+		}
+		if err := settle(c.Context, env, sys, name, env.StartSettle); err != nil {
+			return withHint(fmt.Errorf("%s %s: %w", verb, name, failureWithLog(c.Context, env, name, err)), "see `devbox-quadlet logs %s` and `journalctl --user -u %s`", name, unit)
+		}
+		if err := env.enableAutostart(name); err != nil {
+			return err
 		}
 		fmt.Fprintf(env.Stdout, "%s\trunning\n", name)
 		return nil
 	}
-	if err := sys.Stop(c.Context, unit); err != nil {
-		return fmt.Errorf("stop %s: %w", name, err)
-	}
-	fmt.Fprintf(env.Stdout, "%s\tstopped\n", name)
-	return nil
+	return errdefs.Errorf(errdefs.Usage, "unknown verb %q", verb)
 }

@@ -42,6 +42,8 @@ func Parse(content []byte) (Spec, error) {
 				case LabelCPUs:
 					f, _ := strconv.ParseFloat(v, 64)
 					s.CPUs = config.CPUs(f)
+				case LabelSync:
+					s.Syncthing = v == "true"
 				case LabelMemory:
 					n, _ := strconv.ParseInt(v, 10, 64)
 					s.Memory = config.Size(n)

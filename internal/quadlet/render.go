@@ -28,6 +28,7 @@ type Spec struct {
 	TasksMax    int
 	Created     time.Time
 	ToolVersion string
+	Syncthing   bool // --with-syncthing: the image starts Syncthing (tailnet only)
 }
 
 // File is one rendered quadlet file.
@@ -48,6 +49,7 @@ const (
 	LabelVersion = "devbox-quadlet.version"
 	LabelCPUs    = "devbox-quadlet.cpus"
 	LabelMemory  = "devbox-quadlet.memory"
+	LabelSync    = "devbox-quadlet.syncthing"
 )
 
 // StartTimeout bounds how long systemd waits for the container to come up.
@@ -77,6 +79,9 @@ func Render(s Spec) ([]File, error) {
 		unit.NewUnitOption("Container", "ContainerName", ContainerName(s.Name)),
 		unit.NewUnitOption("Container", "HostName", s.Name),
 		unit.NewUnitOption("Container", "Image", string(s.Image)),
+		// Explicit, so `logs` can select the payload's lines by CONTAINER_NAME
+		// and `podman logs` works, whatever containers.conf says.
+		unit.NewUnitOption("Container", "LogDriver", "journald"),
 		// The same limits on the container's own cgroup, so tools inside the
 		// container (and podman stats) see them; systemd enforces the
 		// [Service] ones on the whole unit, conmon included.
@@ -85,9 +90,19 @@ func Render(s Spec) ([]File, error) {
 		unit.NewUnitOption("Service", "CPUQuota", fmt.Sprintf("%d%%", s.CPUs.Percent())),
 		unit.NewUnitOption("Service", "MemoryMax", mem),
 		unit.NewUnitOption("Service", "Restart", "on-failure"),
+		// 143 is 128+SIGTERM: a payload behind an init (RunInit=) that dies
+		// of the stop signal has stopped cleanly, not failed.
+		unit.NewUnitOption("Service", "SuccessExitStatus", "143"),
 		unit.NewUnitOption("Service", "TasksMax", strconv.Itoa(s.TasksMax)),
 		unit.NewUnitOption("Service", "TimeoutStartSec", strconv.Itoa(StartTimeout)),
-		unit.NewUnitOption("Install", "WantedBy", "default.target"),
+		// No [Install] section: quadlet would turn WantedBy= into a symlink
+		// at every daemon-reload, and a container the user stopped must stay
+		// stopped across a reboot. devbox-quadlet manages the
+		// default.target.wants link itself (see docs/lifecycle.md).
+	}
+	if s.Syncthing {
+		labels = append(labels, LabelSync+"=true")
+		container = append(container, unit.NewUnitOption("Container", "Environment", "DEVBOX_SYNCTHING=1"))
 	}
 	for _, l := range labels {
 		container = append(container, unit.NewUnitOption("Container", "Label", l))

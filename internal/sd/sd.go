@@ -7,7 +7,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
+	"time"
 
 	sdbus "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/godbus/dbus/v5"
@@ -95,6 +98,10 @@ type jobFunc func(ctx context.Context, name, mode string, ch chan<- string) (int
 func (m *Manager) job(ctx context.Context, verb, unit string, run jobFunc) error {
 	ch := make(chan string, 1)
 	if _, err := run(ctx, unit, "replace", ch); err != nil {
+		var de dbus.Error
+		if verb == "stop" && asDBusError(err, &de) && de.Name == "org.freedesktop.systemd1.NoSuchUnit" {
+			return nil // nothing to stop
+		}
 		return errdefs.Errorf(errdefs.System, "%s %s: %w", verb, unit, err)
 	}
 	select {
@@ -158,3 +165,110 @@ func asDBusError(err error, target *dbus.Error) bool {
 
 // String formats a state as systemctl does: "active (running)".
 func (s UnitState) String() string { return fmt.Sprintf("%s (%s)", s.ActiveState, s.SubState) }
+
+// Restart restarts unit and waits for its job.
+func (m *Manager) Restart(ctx context.Context, unit string) error {
+	return m.job(ctx, "restart", unit, m.conn.RestartUnitContext)
+}
+
+// Status is what `status` shows of a service, read over D-Bus.
+type Status struct {
+	UnitState
+	Since         time.Time // when the unit entered its current state
+	NRestarts     uint32
+	MemoryCurrent uint64 // bytes; MaxUint64 means not available
+	CPUUsageNSec  uint64 // nanoseconds; MaxUint64 means not available
+	MemoryMax     uint64
+	CPUQuotaUSec  uint64 // CPUQuotaPerSecUSec: CPU time per second, in µs
+	TasksMax      uint64
+	Result        string // success, exit-code, timeout, ...
+	ControlGroup  string
+	SourcePath    string // the .container file quadlet generated the unit from
+}
+
+// Unset is how systemd reports a counter it does not have ([no data]).
+const Unset = ^uint64(0)
+
+// ServiceStatus reads the unit's and the service's properties in two calls.
+func (m *Manager) ServiceStatus(ctx context.Context, unit string) (Status, error) {
+	u, err := m.conn.GetUnitPropertiesContext(ctx, unit)
+	if err != nil {
+		return Status{}, errdefs.Errorf(errdefs.System, "read properties of %s: %w", unit, err)
+	}
+	s, err := m.conn.GetUnitTypePropertiesContext(ctx, unit, "Service")
+	if err != nil {
+		return Status{}, errdefs.Errorf(errdefs.System, "read service properties of %s: %w", unit, err)
+	}
+	st := Status{
+		UnitState: UnitState{
+			Name:        unit,
+			LoadState:   str(u["LoadState"]),
+			ActiveState: str(u["ActiveState"]),
+			SubState:    str(u["SubState"]),
+		},
+		NRestarts:     uint32(num(s["NRestarts"])),
+		MemoryCurrent: num(s["MemoryCurrent"]),
+		CPUUsageNSec:  num(s["CPUUsageNSec"]),
+		MemoryMax:     num(s["MemoryMax"]),
+		CPUQuotaUSec:  num(s["CPUQuotaPerSecUSec"]),
+		TasksMax:      num(s["TasksMax"]),
+		Result:        str(s["Result"]),
+		ControlGroup:  str(s["ControlGroup"]),
+		SourcePath:    str(u["SourcePath"]),
+	}
+	if us := num(u["StateChangeTimestamp"]); us != 0 && us != Unset {
+		st.Since = time.UnixMicro(int64(us))
+	}
+	return st, nil
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func num(v any) uint64 {
+	switch n := v.(type) {
+	case uint64:
+		return n
+	case uint32:
+		return uint64(n)
+	case int64:
+		return uint64(n)
+	case int32:
+		return uint64(n)
+	}
+	return 0
+}
+
+// PayloadAlive reports whether the container's own process is still there:
+// quadlet runs containers with cgroups=split, so the payload lives in a
+// libpod-payload-* cgroup below the unit's, and that cgroup is populated only
+// while the payload runs. A start job can finish "done" for a container whose
+// entrypoint has already failed; this tells the two apart without forking podman.
+func PayloadAlive(cgroupRoot, controlGroup string) (bool, error) {
+	if controlGroup == "" {
+		return false, nil
+	}
+	dir := filepath.Join(cgroupRoot, controlGroup)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return false, nil
+		}
+		return false, errdefs.Errorf(errdefs.System, "read cgroup %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "libpod-payload-") {
+			continue
+		}
+		events, err := os.ReadFile(filepath.Join(dir, e.Name(), "cgroup.events"))
+		if err != nil {
+			continue
+		}
+		if strings.Contains(string(events), "populated 1") {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -23,6 +23,9 @@ var (
 	devbox    = flag.String("devbox", "/share/bin/devbox-quadlet", "devbox-quadlet binary under test")
 	testImage = flag.String("image", "localhost/devbox-test:latest", "image whose entrypoint traps SIGTERM")
 	badImage  = flag.String("broken-image", "localhost/devbox-broken:latest", "image whose entrypoint does not exist")
+	exitImage = "localhost/devbox-exit1:latest"  // entrypoint prints an error and exits 1
+	chatty    = "localhost/devbox-chatty:latest" // prints "line 1".."line 12", then idles
+	reboot    = flag.String("reboot", "", "reboot phase: prepare (first boot) or check (second boot)")
 )
 
 func TestMain(m *testing.M) {
@@ -42,7 +45,7 @@ func TestMain(m *testing.M) {
 // with `podman import`: no registry, no network.
 func importTestImages() error {
 	if exec.Command("podman", "image", "exists", *testImage).Run() == nil &&
-		exec.Command("podman", "image", "exists", *badImage).Run() == nil {
+		exec.Command("podman", "image", "exists", chatty).Run() == nil {
 		return nil
 	}
 	dir, err := os.MkdirTemp("", "devbox-image-")
@@ -82,11 +85,25 @@ while :; do sleep 1 & wait $!; done
 	if err := os.WriteFile(filepath.Join(root, "entrypoint"), []byte(entry), 0o755); err != nil {
 		return err
 	}
+	chat := `#!/bin/sh
+i=1
+while [ $i -le 12 ]; do echo "line $i"; i=$((i + 1)); done
+trap 'exit 0' TERM
+while :; do sleep 1 & wait $!; done
+`
+	if err := os.WriteFile(filepath.Join(root, "chatty"), []byte(chat), 0o755); err != nil {
+		return err
+	}
 	tarball := filepath.Join(dir, "root.tar")
 	if out, err := exec.Command("tar", "-C", root, "-cf", tarball, ".").CombinedOutput(); err != nil {
 		return fmt.Errorf("tar: %v: %s", err, out)
 	}
-	for ref, cmd := range map[string]string{*testImage: `CMD ["/entrypoint"]`, *badImage: `CMD ["/no/such/entrypoint"]`} {
+	for ref, cmd := range map[string]string{
+		*testImage: `CMD ["/entrypoint"]`,
+		*badImage:  `CMD ["/no/such/entrypoint"]`,
+		exitImage:  `CMD ["/bin/sh", "-c", "echo failing on purpose: no config; exit 1"]`,
+		chatty:     `CMD ["/chatty"]`,
+	} {
 		if out, err := exec.Command("podman", "import", "--change", cmd, tarball, ref).CombinedOutput(); err != nil {
 			return fmt.Errorf("podman import %s: %v: %s", ref, err, out)
 		}

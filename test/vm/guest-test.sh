@@ -1,14 +1,27 @@
-# guest-test.sh runs inside the VM as root (via the test-bed runner): it runs
-# the e2e suite as alice, then a short cross-user check as bob.
+# guest-test.sh runs inside the VM as root (via the test-bed runner). The VM
+# boots twice on the same disk:
+#   boot 1: the e2e suite as alice, a cross-user check as bob, and the first
+#           half of the reboot test (leave containers running and stopped);
+#   boot 2: the second half of the reboot test.
 . /share/guest-common.sh
 set -u
-echo "== guest: $(systemctl --version | head -n1), $(podman --version)"
+e2e="/share/bin/e2e.test -test.v -devbox /share/bin/devbox-quadlet"
 for u in alice bob; do wait_user_manager "$u"; done
-echo "== guest: system state $(systemctl is-system-running)"
 cd /tmp
 rc=0
-echo "== e2e as alice"
-as alice /share/bin/e2e.test -test.v -test.timeout 20m -devbox /share/bin/devbox-quadlet || rc=1
-echo "== e2e as bob (create, limits, list, destroy)"
-as bob /share/bin/e2e.test -test.v -test.timeout 10m -test.run 'TestCreateLimitsListDestroy/demo' -devbox /share/bin/devbox-quadlet || rc=1
+case "${DEVBOX_BOOT:-1}" in
+1)
+	echo "== guest: $(systemctl --version | head -n1), $(podman --version)"
+	echo "== e2e as alice"
+	as alice $e2e -test.timeout 25m -test.skip '^TestReboot$' || rc=1
+	echo "== e2e as bob (create, limits, list, destroy)"
+	as bob $e2e -test.timeout 10m -test.run 'TestCreateLimitsListDestroy/demo' || rc=1
+	echo "== reboot test, boot 1 of 2: prepare"
+	as alice $e2e -test.timeout 5m -test.run '^TestReboot$' -reboot prepare || rc=1
+	;;
+2)
+	echo "== reboot test, boot 2 of 2: check"
+	as alice $e2e -test.timeout 5m -test.run '^TestReboot$' -reboot check || rc=1
+	;;
+esac
 exit $rc

@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
+)
+
+func statusCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:        "status",
+		Usage:       "show one dev container: state, limits, usage, restarts, volume and unit file",
+		ArgsUsage:   "NAME",
+		Description: "Reads the unit's and the service's properties from systemd over D-Bus.",
+		Flags:       []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON (schema 1)"}},
+		Action:      func(c *cli.Context) error { return runStatus(c, env) },
+	}
+}
+
+// statusResult is the --json output of status. Fields may be added, never renamed.
+type statusResult struct {
+	Schema        int     `json:"schema"`
+	Mode          string  `json:"mode"`
+	Name          string  `json:"name"`
+	Unit          string  `json:"unit"`
+	State         string  `json:"state"`
+	ActiveState   string  `json:"active_state"`
+	SubState      string  `json:"sub_state"`
+	Result        string  `json:"result"`
+	Since         string  `json:"since,omitempty"`
+	Autostart     bool    `json:"autostart"`
+	Owner         string  `json:"owner"`
+	Image         string  `json:"image"`
+	Created       string  `json:"created,omitempty"`
+	CPUs          float64 `json:"cpus"`
+	MemoryMax     int64   `json:"memory_max"`
+	TasksMax      int64   `json:"tasks_max"`
+	MemoryCurrent *uint64 `json:"memory_current"` // null when systemd has no data (stopped)
+	CPUUsageNSec  *uint64 `json:"cpu_usage_nsec"`
+	Restarts      uint32  `json:"restarts"`
+	Volume        string  `json:"volume"`
+	UnitFile      string  `json:"unit_file"`
+	Syncthing     bool    `json:"syncthing"`
+}
+
+func counter(v uint64) *uint64 {
+	if v == sd.Unset {
+		return nil
+	}
+	return &v
+}
+
+func runStatus(c *cli.Context, env *Env) error {
+	name, err := oneName(c)
+	if err != nil {
+		return err
+	}
+	if err := policy.ValidateName(name); err != nil {
+		return err
+	}
+	if err := requireUser(env); err != nil {
+		return err
+	}
+	if _, err := existing(env, name); err != nil {
+		return err
+	}
+	specs, err := ownContainers(env)
+	if err != nil {
+		return err
+	}
+	var spec quadlet.Spec
+	for _, s := range specs {
+		if s.Name == name {
+			spec = s
+		}
+	}
+	sys, err := dial(c, env)
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+	unit := quadlet.ServiceUnit(name)
+	st, err := sys.ServiceStatus(c.Context, unit)
+	if err != nil {
+		return err
+	}
+	res := statusResult{
+		Schema: 1, Mode: "standalone", Name: name, Unit: unit,
+		State: stateWord(st.UnitState), ActiveState: st.ActiveState, SubState: st.SubState, Result: st.Result,
+		Autostart: env.autostartEnabled(name), Owner: spec.Owner, Image: string(spec.Image),
+		CPUs: float64(spec.CPUs), MemoryMax: int64(st.MemoryMax), TasksMax: int64(st.TasksMax),
+		MemoryCurrent: counter(st.MemoryCurrent), CPUUsageNSec: counter(st.CPUUsageNSec),
+		Restarts: st.NRestarts, Volume: quadlet.VolumeName(name),
+		UnitFile:  filepath.Join(env.QuadletDir(), quadlet.ContainerFile(name)),
+		Syncthing: spec.Syncthing,
+	}
+	if st.MemoryMax == sd.Unset {
+		res.MemoryMax = int64(spec.Memory)
+	}
+	if !st.Since.IsZero() {
+		res.Since = st.Since.UTC().Format(time.RFC3339)
+	}
+	if !spec.Created.IsZero() {
+		res.Created = spec.Created.UTC().Format(time.RFC3339)
+	}
+	if c.Bool("json") {
+		return writeJSON(env.Stdout, res)
+	}
+	w := env.Stdout
+	fmt.Fprintf(w, "%s (%s)\n", name, unit)
+	since := ""
+	if !st.Since.IsZero() {
+		since = fmt.Sprintf(" since %s (%s ago)", res.Since, env.Now().Sub(st.Since).Round(time.Second))
+	}
+	fmt.Fprintf(w, "  state:      %s (%s/%s)%s\n", res.State, st.ActiveState, st.SubState, since)
+	auto := "no: stopped by devbox-quadlet stop"
+	if res.Autostart {
+		auto = "yes: starts at boot (default.target.wants)"
+	}
+	fmt.Fprintf(w, "  autostart:  %s\n", auto)
+	fmt.Fprintf(w, "  limits:     cpus %s, memory %s, tasks %d\n", spec.CPUs, config.Size(res.MemoryMax), res.TasksMax)
+	mem, cpu := "-", "-"
+	if res.MemoryCurrent != nil {
+		mem = config.Size(*res.MemoryCurrent).String()
+	}
+	if res.CPUUsageNSec != nil {
+		cpu = (time.Duration(*res.CPUUsageNSec) * time.Nanosecond).Round(time.Millisecond).String()
+	}
+	fmt.Fprintf(w, "  usage:      memory %s, cpu time %s\n", mem, cpu)
+	fmt.Fprintf(w, "  restarts:   %d\n", res.Restarts)
+	fmt.Fprintf(w, "  image:      %s\n", res.Image)
+	fmt.Fprintf(w, "  created:    %s by %s\n", res.Created, res.Owner)
+	fmt.Fprintf(w, "  volume:     %s (mounted at %s)\n", res.Volume, quadlet.HomeMount)
+	fmt.Fprintf(w, "  unit file:  %s\n", res.UnitFile)
+	fmt.Fprintf(w, "  mode:       standalone\n")
+	if st.LoadState != "loaded" {
+		return errdefs.Errorf(errdefs.System, "status %s: systemd has not loaded %s (load state %q)", name, unit, st.LoadState)
+	}
+	return nil
+}
