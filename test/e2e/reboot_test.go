@@ -15,11 +15,10 @@ import (
 // the flag it fails loudly rather than skipping, so a harness that forgets a
 // phase cannot pass.
 //
-// a: left running                       -> running again after the reboot
-// b: stopped by `devbox-quadlet stop`   -> stays stopped
-// c: stopped by `systemctl --user stop` -> running again: a plain stop is a
-//
-//	runtime stop, as for any enabled unit (docs/lifecycle.md)
+// Container a is left running and must be running again after the reboot;
+// b is stopped with `devbox-quadlet stop` and must stay stopped; c is stopped
+// with plain `systemctl --user stop`, a runtime stop as for any enabled unit,
+// and must come back (docs/lifecycle.md).
 func TestReboot(t *testing.T) {
 	switch *reboot {
 	case "prepare":
