@@ -55,6 +55,7 @@ func newApp(env *Env) *cli.App {
 			listCommand(env),
 			renderCommand(env),
 			configCommand(env),
+			agentCommand(env),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -184,6 +185,20 @@ func runCreate(c *cli.Context, env *Env) error {
 		warnf(env, "reusing the existing home volume %s", quadlet.VolumeName(name))
 	}
 
+	ag, err := hostAgent(c, env, cfg)
+	if err != nil {
+		return err
+	}
+	if ag != nil {
+		defer ag.Close()
+		// Host-wide admission: unique name, caps and resources, decided by
+		// the agent in one serialised path. Everything after this releases
+		// the reservation if it fails.
+		if err := ag.Reserve(c.Context, name, true, float64(spec.CPUs), int64(spec.Memory)); err != nil {
+			return withHint(fmt.Errorf("create %s: %w", name, err), "%s", admissionHint(err, name))
+		}
+	}
+
 	// Act. The intent record goes first, so a kill at any later point is
 	// recoverable; it is cleared last, whatever happened.
 	if err := env.writeIntent(intent{Name: name, Started: env.Now().UTC(), PID: os.Getpid(), VolumeExisted: volumeExisted}); err != nil {
@@ -223,7 +238,20 @@ func runCreate(c *cli.Context, env *Env) error {
 			hint = "rollback was incomplete; run `devbox-quadlet destroy " + name + "` to finish it"
 		}
 		_ = env.clearIntent(name)
+		if ag != nil {
+			if c.Bool("keep-on-failure") {
+				_ = ag.Stop(context.WithoutCancel(c.Context), name)
+			} else if rerr := ag.Release(context.WithoutCancel(c.Context), name); rerr != nil {
+				warnf(env, "release of %s in the host ledger failed: %v", name, rerr)
+			}
+		}
 		return withHint(fmt.Errorf("create %s: %w", name, err), "%s", hint)
+	}
+	if ag != nil && c.Bool("no-start") {
+		// Created but not running: give back the running reservation.
+		if err := ag.Stop(c.Context, name); err != nil {
+			warnf(env, "%v", err)
+		}
 	}
 	if err := env.clearIntent(name); err != nil {
 		return err
@@ -246,4 +274,19 @@ func runCreate(c *cli.Context, env *Env) error {
 	}
 	fmt.Fprintf(env.Stdout, "%s\t%s\t%s\n", name, state, res.Unit)
 	return nil
+}
+
+// admissionHint says what to do about a refusal from the host agent.
+func admissionHint(err error, name string) string {
+	switch {
+	case errdefs.Is(err, errdefs.HostCap):
+		return "the host is full: stop a container you do not need (`devbox-quadlet stop NAME`), or ask an admin (`devbox-quadlet list --all`)"
+	case errdefs.Is(err, errdefs.UserCap):
+		return "free a slot with `devbox-quadlet destroy NAME`"
+	case errdefs.Is(err, errdefs.Exists):
+		return "pick another name for " + name
+	case errdefs.Is(err, errdefs.AgentMissing):
+		return "ask the host's admin to check `systemctl status devbox-quadlet-agent`"
+	}
+	return "see `journalctl -u devbox-quadlet-agent` on the host"
 }

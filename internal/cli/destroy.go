@@ -81,12 +81,26 @@ func runDestroy(c *cli.Context, env *Env) error {
 	}
 	defer sys.Close()
 
+	cfg, err := loadConfig(c, env)
+	if err != nil {
+		return err
+	}
+	ag, err := hostAgent(c, env, cfg)
+	if err != nil {
+		return err
+	}
 	keep := c.Bool("keep-volume") || (interrupted && left.VolumeExisted)
 	if err := teardown(c.Context, env, sys, name, keep); err != nil {
 		return withHint(fmt.Errorf("destroy %s: %w", name, err), "run `devbox-quadlet destroy %s` again; each step skips what is already gone", name)
 	}
 	if err := env.clearIntent(name); err != nil {
 		return err
+	}
+	if ag != nil {
+		defer ag.Close()
+		if err := ag.Release(c.Context, name); err != nil {
+			warnf(env, "%v", err)
+		}
 	}
 	if c.Bool("json") {
 		return writeJSON(env.Stdout, destroyResult{Schema: 1, Name: name, VolumeKept: keep, Volume: quadlet.VolumeName(name), RemovedUnit: quadlet.ServiceUnit(name)})

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/journal"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/podman"
@@ -64,6 +65,8 @@ type Env struct {
 	// PayloadAlive reports whether a unit's container payload is running,
 	// from its cgroup (see sd.PayloadAlive).
 	PayloadAlive func(controlGroup string) (bool, error)
+	// DialAgent connects to the host agent's bus; nil means never (tests).
+	DialAgent func(ctx context.Context) (Agent, error)
 	// CgroupRoot is where cgroup v2 is mounted; list reads memory.current
 	// from it instead of making a D-Bus call per container.
 	CgroupRoot string
@@ -86,6 +89,13 @@ func DefaultEnv() *Env {
 		PayloadAlive:  func(cg string) (bool, error) { return sd.PayloadAlive("/sys/fs/cgroup", cg) },
 		StartSettle:   time.Second,
 		CgroupRoot:    "/sys/fs/cgroup",
+		DialAgent: func(ctx context.Context) (Agent, error) {
+			c, err := agent.Dial(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
 		DialSystemd: func(ctx context.Context, env *Env) (Systemd, error) {
 			return sd.ConnectUser(ctx, sd.UserBusAddress(env.Getenv, env.UID))
 		},

@@ -25,7 +25,10 @@ func listCommand(env *Env) *cli.Command {
 		Usage: "list your dev containers",
 		Description: "Reads your quadlet directory and asks systemd for every container's state in\n" +
 			"one D-Bus call.",
-		Flags:  []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON (schema 1)"}},
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print JSON (schema 1)"},
+			&cli.BoolFlag{Name: "all", Usage: "admins: every user's containers, from the host agent's ledger"},
+		},
 		Action: func(c *cli.Context) error { return runList(c, env) },
 	}
 }
@@ -116,11 +119,37 @@ func runList(c *cli.Context, env *Env) error {
 	if err := requireUser(env); err != nil {
 		return err
 	}
+	cfg, err := loadConfig(c, env)
+	if err != nil {
+		return err
+	}
+	ag, err := hostAgent(c, env, cfg)
+	if err != nil {
+		return err
+	}
+	if ag != nil {
+		defer ag.Close()
+	}
+	if c.Bool("all") {
+		if ag == nil {
+			return withHint(errdefs.Errorf(errdefs.AgentMissing, "list --all needs the host agent, and this host runs standalone"),
+				"install the agent (the NixOS module does) or drop --all")
+		}
+		l, err := ag.List(c.Context, true)
+		if err != nil {
+			return err
+		}
+		if c.Bool("json") {
+			return writeJSON(env.Stdout, l)
+		}
+		printLedger(env, l)
+		return nil
+	}
 	specs, err := ownContainers(env)
 	if err != nil {
 		return err
 	}
-	res := listResult{Schema: 1, Mode: "standalone", Containers: []listedEntry{}}
+	res := listResult{Schema: 1, Mode: modeOf(ag), Containers: []listedEntry{}}
 	if len(specs) > 0 {
 		sys, err := dial(c, env)
 		if err != nil {
@@ -161,7 +190,7 @@ func runList(c *cli.Context, env *Env) error {
 		return writeJSON(env.Stdout, res)
 	}
 	if len(res.Containers) == 0 {
-		fmt.Fprintln(env.Stderr, "no containers (standalone mode); create one with `devbox-quadlet create NAME`")
+		fmt.Fprintf(env.Stderr, "no containers (%s); create one with `devbox-quadlet create NAME`\n", modeLine(ag))
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
@@ -176,5 +205,9 @@ func runList(c *cli.Context, env *Env) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.State, auto, config.CPUs(e.CPUs), config.Size(e.MemoryMax), use, e.Created, e.Image)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "mode: %s\n", modeLine(ag))
+	return nil
 }

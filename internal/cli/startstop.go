@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -61,6 +62,17 @@ func runLifecycle(c *cli.Context, env *Env, verb string) error {
 	if _, err := existing(env, name); err != nil {
 		return err
 	}
+	cfg, err := loadConfig(c, env)
+	if err != nil {
+		return err
+	}
+	ag, err := hostAgent(c, env, cfg)
+	if err != nil {
+		return err
+	}
+	if ag != nil {
+		defer ag.Close()
+	}
 	sys, err := dial(c, env)
 	if err != nil {
 		return err
@@ -99,6 +111,11 @@ func runLifecycle(c *cli.Context, env *Env, verb string) error {
 		if err := sys.Stop(c.Context, unit); err != nil {
 			return fmt.Errorf("stop %s: %w", name, err)
 		}
+		if ag != nil {
+			if err := ag.Stop(c.Context, name); err != nil {
+				warnf(env, "%v", err)
+			}
+		}
 		fmt.Fprintf(env.Stdout, "%s\tstopped\n", name)
 		return nil
 	case "start", "restart":
@@ -106,10 +123,22 @@ func runLifecycle(c *cli.Context, env *Env, verb string) error {
 		if verb == "restart" {
 			run = sys.Restart
 		}
+		if ag != nil && word != "running" {
+			if err := reserveStart(c, env, ag, name); err != nil {
+				return err
+			}
+		}
+		release := func() {
+			if ag != nil {
+				_ = ag.Stop(context.WithoutCancel(c.Context), name)
+			}
+		}
 		if err := run(c.Context, unit); err != nil {
+			release()
 			return withHint(fmt.Errorf("%s %s: %w", verb, name, failureWithLog(c.Context, env, name, err)), "see `devbox-quadlet logs %s` and `journalctl --user -u %s`", name, unit)
 		}
 		if err := settle(c.Context, env, sys, name, env.StartSettle); err != nil {
+			release()
 			return withHint(fmt.Errorf("%s %s: %w", verb, name, failureWithLog(c.Context, env, name, err)), "see `devbox-quadlet logs %s` and `journalctl --user -u %s`", name, unit)
 		}
 		if err := env.enableAutostart(name); err != nil {
@@ -119,4 +148,29 @@ func runLifecycle(c *cli.Context, env *Env, verb string) error {
 		return nil
 	}
 	return errdefs.Errorf(errdefs.Usage, "unknown verb %q", verb)
+}
+
+// reserveStart asks the agent to admit a start. A container the ledger does
+// not know (created before the agent was installed) is adopted: admitted as
+// a create, which also checks its name is still free.
+func reserveStart(c *cli.Context, env *Env, ag Agent, name string) error {
+	specs, err := ownContainers(env)
+	if err != nil {
+		return err
+	}
+	var cpus float64
+	var mem int64
+	for _, s := range specs {
+		if s.Name == name {
+			cpus, mem = float64(s.CPUs), int64(s.Memory)
+		}
+	}
+	err = ag.Reserve(c.Context, name, false, cpus, mem)
+	if errdefs.Is(err, errdefs.NotFound) {
+		err = ag.Reserve(c.Context, name, true, cpus, mem)
+	}
+	if err != nil {
+		return withHint(fmt.Errorf("start %s: %w", name, err), "%s", admissionHint(err, name))
+	}
+	return nil
 }

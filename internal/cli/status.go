@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
@@ -20,8 +21,11 @@ func statusCommand(env *Env) *cli.Command {
 		Usage:       "show one dev container: state, limits, usage, restarts, volume and unit file",
 		ArgsUsage:   "NAME",
 		Description: "Reads the unit's and the service's properties from systemd over D-Bus.",
-		Flags:       []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON (schema 1)"}},
-		Action:      func(c *cli.Context) error { return runStatus(c, env) },
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print JSON (schema 1)"},
+			&cli.BoolFlag{Name: "all", Usage: "admins: look NAME up in the host agent's ledger, whoever owns it"},
+		},
+		Action: func(c *cli.Context) error { return runStatus(c, env) },
 	}
 }
 
@@ -69,6 +73,20 @@ func runStatus(c *cli.Context, env *Env) error {
 	if err := requireUser(env); err != nil {
 		return err
 	}
+	cfg, err := loadConfig(c, env)
+	if err != nil {
+		return err
+	}
+	ag, err := hostAgent(c, env, cfg)
+	if err != nil {
+		return err
+	}
+	if ag != nil {
+		defer ag.Close()
+	}
+	if c.Bool("all") {
+		return statusAll(c, env, ag, name)
+	}
 	if _, err := existing(env, name); err != nil {
 		return err
 	}
@@ -93,7 +111,7 @@ func runStatus(c *cli.Context, env *Env) error {
 		return err
 	}
 	res := statusResult{
-		Schema: 1, Mode: "standalone", Name: name, Unit: unit,
+		Schema: 1, Mode: modeOf(ag), Name: name, Unit: unit,
 		State: stateWord(st.UnitState), ActiveState: st.ActiveState, SubState: st.SubState, Result: st.Result,
 		Autostart: env.autostartEnabled(name), Owner: spec.Owner, Image: string(spec.Image),
 		CPUs: float64(spec.CPUs), MemoryMax: int64(st.MemoryMax), TasksMax: int64(st.TasksMax),
@@ -140,9 +158,34 @@ func runStatus(c *cli.Context, env *Env) error {
 	fmt.Fprintf(w, "  created:    %s by %s\n", res.Created, res.Owner)
 	fmt.Fprintf(w, "  volume:     %s (mounted at %s)\n", res.Volume, quadlet.HomeMount)
 	fmt.Fprintf(w, "  unit file:  %s\n", res.UnitFile)
-	fmt.Fprintf(w, "  mode:       standalone\n")
+	fmt.Fprintf(w, "  mode:       %s\n", modeLine(ag))
 	if st.LoadState != "loaded" {
 		return errdefs.Errorf(errdefs.System, "status %s: systemd has not loaded %s (load state %q)", name, unit, st.LoadState)
 	}
 	return nil
+}
+
+// statusAll shows the host ledger's entry for name, for admins.
+func statusAll(c *cli.Context, env *Env, ag Agent, name string) error {
+	if ag == nil {
+		return withHint(errdefs.Errorf(errdefs.AgentMissing, "status --all needs the host agent, and this host runs standalone"), "drop --all to see your own container")
+	}
+	l, err := ag.List(c.Context, true)
+	if err != nil {
+		return err
+	}
+	for _, e := range l.Entries {
+		if e.Name == name {
+			if c.Bool("json") {
+				return writeJSON(env.Stdout, struct {
+					Schema int `json:"schema"`
+					agent.ListingEntry
+				}{1, e})
+			}
+			fmt.Fprintf(env.Stdout, "%s (owner %s, uid %d)\n  running:  %t\n  limits:   cpus %s, memory %s\n  created:  %s\n",
+				e.Name, e.User, e.UID, e.Running, config.CPUs(e.CPUs), config.Size(e.Memory), e.Created.UTC().Format(time.RFC3339))
+			return nil
+		}
+	}
+	return errdefs.Errorf(errdefs.NotFound, "no container %q in the host ledger", name)
 }

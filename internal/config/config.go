@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -26,7 +27,24 @@ type Config struct {
 	Caps      Caps            `toml:"caps"`
 	Reaper    Reaper          `toml:"reaper"`
 	Secrets   Secrets         `toml:"secrets"`
+	Host      Host            `toml:"host"`
+	Agent     Agent           `toml:"agent"`
 	Users     map[string]User `toml:"users"`
+}
+
+// Host describes the orchestrator's capacity for resource admission (R-12).
+// Zero CPUs or memory means: read it from the host.
+type Host struct {
+	CPUs       CPUs  `toml:"cpus"`
+	Memory     Size  `toml:"memory"`
+	Overcommit Ratio `toml:"overcommit"`
+}
+
+// Agent says whether the CLI uses the host agent (SPEC §3 item 2).
+type Agent struct {
+	// Mode is "auto" (use the agent if it is installed, else standalone),
+	// "required" (exit 9 if it is unreachable) or "off" (standalone).
+	Mode AgentMode `toml:"mode"`
 }
 
 // Container holds the defaults for new containers; create flags override them.
@@ -73,6 +91,8 @@ func Default() Config {
 		Caps:    Caps{MaxPerUser: 5, MaxGlobal: 7},
 		Reaper:  Reaper{IdleStop: Duration(7 * 24 * 3600e9), StoppedDestroy: Duration(14 * 24 * 3600e9)},
 		Secrets: Secrets{Backend: "onepassword", Vault: "DevBox"},
+		Host:    Host{Overcommit: 1},
+		Agent:   Agent{Mode: "auto"},
 	}
 }
 
@@ -224,4 +244,30 @@ func (b *Backend) UnmarshalText(text []byte) error {
 		return nil
 	}
 	return fmt.Errorf("invalid backend %q: want one of %s", s, strings.Join(Backends, ", "))
+}
+
+// Ratio is an overcommit factor: reservations may add up to capacity times it.
+type Ratio float64
+
+// UnmarshalText implements encoding.TextUnmarshaler for TOML decoding.
+func (r *Ratio) UnmarshalText(b []byte) error {
+	f, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+	if err != nil || f < 0.1 || f > 100 {
+		return fmt.Errorf("invalid ratio %q: want a number from 0.1 to 100, e.g. 1.5", string(b))
+	}
+	*r = Ratio(f)
+	return nil
+}
+
+// AgentMode is how the CLI treats the host agent.
+type AgentMode string
+
+// UnmarshalText implements encoding.TextUnmarshaler for TOML decoding.
+func (m *AgentMode) UnmarshalText(b []byte) error {
+	switch s := string(b); s {
+	case "auto", "required", "off":
+		*m = AgentMode(s)
+		return nil
+	}
+	return fmt.Errorf("invalid agent mode %q: want auto, required or off", string(b))
 }

@@ -30,6 +30,14 @@ stopped_destroy = "1d12h"
 backend = "file"
 vault = "Team"
 
+[host]
+cpus = 16
+memory = "64G"
+overcommit = 1.5
+
+[agent]
+mode = "required"
+
 [users.alice]
 admin = true
 max_per_user = 2
@@ -47,6 +55,9 @@ max_per_user = 2
 	if cfg.MaxPerUser("alice") != 2 || cfg.MaxPerUser("bob") != 3 || !cfg.Users["alice"].Admin {
 		t.Errorf("per-user caps wrong: %+v", cfg)
 	}
+	if cfg.Host.CPUs != 16 || cfg.Host.Memory != 64<<30 || cfg.Host.Overcommit != 1.5 || cfg.Agent.Mode != "required" {
+		t.Errorf("host/agent = %+v %+v", cfg.Host, cfg.Agent)
+	}
 	if cfg.Secrets.Backend != "file" || cfg.Secrets.Vault != "Team" {
 		t.Errorf("secrets = %+v", cfg.Secrets)
 	}
@@ -58,7 +69,7 @@ func TestParseEmptyIsDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := Default()
-	if cfg.Container != d.Container || cfg.Caps != d.Caps || cfg.Reaper != d.Reaper || cfg.Secrets != d.Secrets {
+	if cfg.Container != d.Container || cfg.Caps != d.Caps || cfg.Reaper != d.Reaper || cfg.Secrets != d.Secrets || cfg.Host != d.Host || cfg.Agent != d.Agent {
 		t.Errorf("empty file = %+v, want defaults %+v", cfg, d)
 	}
 	if d.Container.CPUs != 2 || d.Container.Memory != 4<<30 || d.Caps.MaxPerUser != 5 || d.Caps.MaxGlobal != 7 ||
@@ -86,6 +97,8 @@ func TestParseErrors(t *testing.T) {
 		{"image with newline", "[container]\nimage = \"a\\nExecStart=x\"\n", []string{"line 2", "invalid image"}},
 		{"syntax", "cpus = = 2\n", []string{"line 1"}},
 		{"bad user name", "[users.\"../root\"]\nadmin = true\n", []string{"line 1", "invalid user name"}},
+		{"bad overcommit", "[host]\novercommit = 0\n", []string{"line 2", "invalid ratio"}},
+		{"bad agent mode", "[agent]\nmode = \"maybe\"\n", []string{"line 2", "auto, required or off"}},
 		{"wrong type", "[caps]\nmax_per_user = true\n", []string{"line 2", "caps.max_per_user"}},
 	}
 	for _, tt := range tests {

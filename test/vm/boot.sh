@@ -18,7 +18,9 @@ console="$share/out/console-$boot.log"
 
 # KVM here is paravirtual and crashes a stock kernel, so TCG it is. The NIC is
 # restricted: no route to the host or beyond.
-qemu-system-x86_64 \
+# timeout kills qemu by its own PID if the guest hangs (pitfall 8).
+rc=0
+timeout "$timeout" qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu max -smp 2 -m 4096 \
 	-kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
 	-append "console=ttyS0 root=/dev/vda rw quiet loglevel=3 systemd.show_status=0 devbox.run" \
@@ -26,16 +28,10 @@ qemu-system-x86_64 \
 	-virtfs "local,path=$share,mount_tag=share,security_model=none,id=share" \
 	-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0,romfile= \
 	-display none -no-reboot -serial "file:$console" -monitor none \
-	-pidfile "$share/out/qemu.pid" &
-qpid=$!
-
-# Kill qemu by its own PID if the guest hangs (pitfall 8).
-( sleep "$timeout"; if kill -0 "$qpid" 2>/dev/null; then echo "boot.sh: guest still running after ${timeout}s, killing qemu" >&2; kill "$qpid"; fi ) &
-watchdog=$!
-rc=0
-wait "$qpid" || rc=$?
-kill "$watchdog" 2>/dev/null || true
-wait "$watchdog" 2>/dev/null || true
+	-pidfile "$share/out/qemu.pid" || rc=$?
+if [ "$rc" -eq 124 ]; then
+	echo "boot.sh: guest still running after ${timeout}s; qemu killed" >&2
+fi
 if [ ! -e "$share/out/rc-$boot" ]; then
 	echo "boot.sh: boot $boot produced no result (qemu exit $rc); last console lines:" >&2
 	tail -n 40 "$console" >&2 || true

@@ -23,6 +23,7 @@ chmod -R a+rX "$run/share"
 echo "== building or reusing the trixie VM image" >&2
 img=$("$here/build-image.sh")
 cp "$here/guest-common.sh" "$run/share/"
+cp -r "$repo/contrib" "$run/share/contrib"
 cp "$here/guest-$mode.sh" "$run/share/run.sh"
 
 # The suite boots twice on the same disk (the reboot test); the demo once.

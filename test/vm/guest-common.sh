@@ -19,3 +19,34 @@ wait_user_manager() {
 	while [ ! -S "/run/user/$uid/bus" ] && [ $i -lt 120 ]; do sleep 0.5; i=$((i + 1)); done
 	as "$1" systemctl --user is-system-running --wait >/dev/null 2>&1 || true
 }
+
+# install_agent installs the host agent from the share the way a package or
+# the NixOS module would: binary, system user, unit, D-Bus policy and
+# activation file, and the host config. The agent then starts on demand.
+install_agent() {
+	install -m 0755 /share/bin/devbox-quadlet /usr/local/bin/devbox-quadlet
+	id devbox-quadlet >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin devbox-quadlet
+	install -m 0644 /share/contrib/systemd/devbox-quadlet-agent.service /etc/systemd/system/
+	install -m 0644 /share/contrib/dbus/io.github.DevboxQuadlet.Agent1.conf /etc/dbus-1/system.d/
+	mkdir -p /usr/share/dbus-1/system-services /etc/devbox-quadlet
+	install -m 0644 /share/contrib/dbus/io.github.DevboxQuadlet.Agent1.service /usr/share/dbus-1/system-services/
+	cat >/etc/devbox-quadlet/config.toml <<'CONF'
+# The test bed's host config: the SPEC's default caps, a capacity large
+# enough that only the caps decide, and alice as the admin.
+[caps]
+max_per_user = 5
+max_global = 7
+
+[host]
+cpus = 64
+memory = "256G"
+
+[agent]
+mode = "required"
+
+[users.alice]
+admin = true
+CONF
+	systemctl daemon-reload
+	systemctl reload dbus 2>/dev/null || busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig
+}

@@ -6,7 +6,8 @@
 . /share/guest-common.sh
 set -u
 e2e="/share/bin/e2e.test -test.v -devbox /share/bin/devbox-quadlet"
-for u in alice bob; do wait_user_manager "$u"; done
+for u in alice bob carol; do wait_user_manager "$u"; done
+install_agent
 cd /tmp
 rc=0
 case "${DEVBOX_BOOT:-1}" in
@@ -16,6 +17,9 @@ case "${DEVBOX_BOOT:-1}" in
 	as alice $e2e -test.timeout 25m -test.skip '^TestReboot$' || rc=1
 	echo "== e2e as bob (create, limits, list, destroy)"
 	as bob $e2e -test.timeout 10m -test.run 'TestCreateLimitsListDestroy/demo' || rc=1
+	echo "== e2e as root: the host agent across users"
+	as carol $e2e -test.run '^$' >/dev/null || rc=1 # imports carol's test images
+	$e2e -test.timeout 20m -test.run '^TestAgent' || rc=1
 	echo "== reboot test, boot 1 of 2: prepare"
 	as alice $e2e -test.timeout 5m -test.run '^TestReboot$' -reboot prepare || rc=1
 	;;
