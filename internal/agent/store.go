@@ -57,7 +57,8 @@ func (s Store) Save(entries map[string]policy.Entry) error {
 		return fmt.Errorf("save ledger: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err == nil {
+	_, err = tmp.Write(data)
+	if err == nil {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {

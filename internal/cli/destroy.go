@@ -7,7 +7,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
-	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
 )
 
@@ -55,21 +54,12 @@ func existing(env *Env, name string) ([]string, error) {
 }
 
 func runDestroy(c *cli.Context, env *Env) error {
-	name, err := oneName(c)
+	t, err := openTarget(c, env, targetOpts{lock: true, agent: true})
 	if err != nil {
 		return err
 	}
-	if err := policy.ValidateName(name); err != nil {
-		return err
-	}
-	if err := requireUser(env); err != nil {
-		return err
-	}
-	lock, err := lockUser(env)
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
+	defer t.close()
+	name, ag := t.name, t.ag
 	// The leftovers of an interrupted create count as a container to destroy.
 	left, interrupted := env.readIntent(name)
 	if _, err := existing(env, name); err != nil && !interrupted {
@@ -81,14 +71,6 @@ func runDestroy(c *cli.Context, env *Env) error {
 	}
 	defer sys.Close()
 
-	cfg, err := loadConfig(c, env)
-	if err != nil {
-		return err
-	}
-	ag, err := hostAgent(c, env, cfg)
-	if err != nil {
-		return err
-	}
 	keep := c.Bool("keep-volume") || (interrupted && left.VolumeExisted)
 	if err := teardown(c.Context, env, sys, name, keep); err != nil {
 		return withHint(fmt.Errorf("destroy %s: %w", name, err), "run `devbox-quadlet destroy %s` again; each step skips what is already gone", name)
@@ -97,7 +79,6 @@ func runDestroy(c *cli.Context, env *Env) error {
 		return err
 	}
 	if ag != nil {
-		defer ag.Close()
 		if err := ag.Release(c.Context, name); err != nil {
 			warnf(env, "%v", err)
 		}

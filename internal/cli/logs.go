@@ -5,7 +5,6 @@ import (
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/journal"
-	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
 )
 
@@ -28,22 +27,15 @@ func logsCommand(env *Env) *cli.Command {
 }
 
 func runLogs(c *cli.Context, env *Env) error {
-	name, err := oneName(c)
+	t, err := openTarget(c, env, targetOpts{mustExist: true})
 	if err != nil {
 		return err
 	}
-	if err := policy.ValidateName(name); err != nil {
-		return err
-	}
+	defer t.close()
 	if c.Int("tail") < 0 {
 		return errdefs.Errorf(errdefs.Usage, "--tail %d: want a positive number of lines", c.Int("tail"))
 	}
-	if err := requireUser(env); err != nil {
-		return err
-	}
-	if _, err := existing(env, name); err != nil {
-		return err
-	}
+	name := t.name
 	q := journal.Query{
 		Unit: quadlet.ServiceUnit(name), Container: quadlet.ContainerName(name),
 		Tail: c.Int("tail"), Since: c.String("since"), Follow: c.Bool("follow"),

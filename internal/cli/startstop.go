@@ -7,7 +7,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
-	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
 )
 
@@ -44,35 +43,12 @@ func restartCommand(env *Env) *cli.Command {
 }
 
 func runLifecycle(c *cli.Context, env *Env, verb string) error {
-	name, err := oneName(c)
+	t, err := openTarget(c, env, targetOpts{lock: true, mustExist: true, agent: true})
 	if err != nil {
 		return err
 	}
-	if err := policy.ValidateName(name); err != nil {
-		return err
-	}
-	if err := requireUser(env); err != nil {
-		return err
-	}
-	lock, err := lockUser(env)
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	if _, err := existing(env, name); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(c, env)
-	if err != nil {
-		return err
-	}
-	ag, err := hostAgent(c, env, cfg)
-	if err != nil {
-		return err
-	}
-	if ag != nil {
-		defer ag.Close()
-	}
+	defer t.close()
+	name, ag := t.name, t.ag
 	sys, err := dial(c, env)
 	if err != nil {
 		return err

@@ -10,7 +10,6 @@ import (
 	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
-	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
 )
@@ -63,27 +62,12 @@ func counter(v uint64) *uint64 {
 }
 
 func runStatus(c *cli.Context, env *Env) error {
-	name, err := oneName(c)
+	t, err := openTarget(c, env, targetOpts{agent: true})
 	if err != nil {
 		return err
 	}
-	if err := policy.ValidateName(name); err != nil {
-		return err
-	}
-	if err := requireUser(env); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(c, env)
-	if err != nil {
-		return err
-	}
-	ag, err := hostAgent(c, env, cfg)
-	if err != nil {
-		return err
-	}
-	if ag != nil {
-		defer ag.Close()
-	}
+	defer t.close()
+	name, ag := t.name, t.ag
 	if c.Bool("all") {
 		return statusAll(c, env, ag, name)
 	}

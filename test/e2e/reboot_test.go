@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"strconv"
 	"strings"
@@ -69,6 +70,30 @@ func TestReboot(t *testing.T) {
 		}
 		if r := dq(t, "list", "--json"); r.code != 0 || !strings.Contains(r.stdout, `"bootb"`) {
 			t.Errorf("list after the reboot: %s", r)
+		}
+		// The host agent's view reconciles with what came back, with no
+		// manual step (alice is the test bed's admin).
+		r := dq(t, "list", "--all", "--json")
+		var l struct {
+			Entries []struct {
+				Name    string `json:"name"`
+				Running bool   `json:"running"`
+			} `json:"entries"`
+		}
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &l) != nil {
+			t.Fatalf("list --all after the reboot: %s", r)
+		}
+		want := map[string]bool{"boota": true, "bootb": false, "bootc": true}
+		for _, e := range l.Entries {
+			if w, ok := want[e.Name]; ok {
+				if e.Running != w {
+					t.Errorf("after the reboot the ledger says %s running=%v, want %v", e.Name, e.Running, w)
+				}
+				delete(want, e.Name)
+			}
+		}
+		if len(want) != 0 {
+			t.Errorf("ledger lacks %v after the reboot", want)
 		}
 	default:
 		t.Fatal("TestReboot needs -reboot prepare or -reboot check; test/vm/guest-test.sh runs both phases on two boots")
