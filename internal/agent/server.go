@@ -84,9 +84,14 @@ func (s *Server) Reserve(sender dbus.Sender, name string, create bool, milliCPUs
 		return toDBus(errdefs.Mark(errdefs.System, err))
 	}
 	req := policy.Request{Create: create, Name: name, UID: uid, User: login, CPUs: float64(milliCPUs) / 1000, Memory: int64(memory)}
-	e, err := policy.Admit(s.Now(), ledger, Observe(s.CgroupRoot, ledger), req, s.Limits)
+	observed := Observe(s.CgroupRoot, ledger)
+	settled := policy.Settle(ledger, observed)
+	e, err := policy.Admit(s.Now(), ledger, observed, req, s.Limits)
 	if err != nil {
 		s.logf("refused %s of %q for %s (uid %d): %v", verb(create), name, login, uid, err)
+		if settled {
+			_ = s.Store.Save(ledger)
+		}
 		return toDBus(err)
 	}
 	ledger[name] = e

@@ -51,6 +51,22 @@ func Running(e Entry, observed map[string]bool, now time.Time) bool {
 	return observed[e.Name] || (!e.Reserved.IsZero() && now.Sub(e.Reserved) < InFlight)
 }
 
+// Settle clears the reservation of every entry that is observed running:
+// once a container has shown up in its cgroup, the cgroup alone says whether
+// it runs, so a later `systemctl --user stop` counts at once. It reports
+// whether anything changed.
+func Settle(ledger map[string]Entry, observed map[string]bool) bool {
+	changed := false
+	for name, e := range ledger {
+		if observed[name] && !e.Reserved.IsZero() {
+			e.Reserved = time.Time{}
+			ledger[name] = e
+			changed = true
+		}
+	}
+	return changed
+}
+
 // Admit decides a request against the ledger and what is observed running.
 // It returns the ledger entry to store on success. It is the single place
 // where names, caps and host resources are decided (R-03, R-11, R-12).

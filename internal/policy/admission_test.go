@@ -115,3 +115,30 @@ func TestAdmitSerialRace(t *testing.T) {
 		t.Errorf("admitted %d, refused %d; want 7 and 5", admitted, refused)
 	}
 }
+
+// TestSettleThenStop: a container admitted, seen running, then stopped
+// behind the agent's back no longer counts, although its admission is
+// younger than InFlight.
+func TestSettleThenStop(t *testing.T) {
+	lim := limits()
+	lim.MaxGlobal = 1
+	ledger := map[string]Entry{}
+	e, err := Admit(t0, ledger, nil, Request{Create: true, Name: "holder", UID: 1000, User: "alice", CPUs: 1, Memory: 1 << 30}, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger[e.Name] = e
+	if !Settle(ledger, map[string]bool{"holder": true}) || !ledger["holder"].Reserved.IsZero() {
+		t.Fatalf("Settle did not clear the reservation: %+v", ledger["holder"])
+	}
+	if Settle(ledger, map[string]bool{"holder": true}) {
+		t.Error("a second Settle changed something")
+	}
+	req := Request{Create: true, Name: "waiter", UID: 1001, User: "bob", CPUs: 1, Memory: 1 << 30}
+	if _, err := Admit(t0.Add(time.Minute), ledger, map[string]bool{"holder": true}, req, lim); !errdefs.Is(err, errdefs.HostCap) {
+		t.Errorf("holder running: %v, want host cap", err)
+	}
+	if _, err := Admit(t0.Add(time.Minute), ledger, map[string]bool{}, req, lim); err != nil {
+		t.Errorf("holder stopped behind the agent's back still counts: %v", err)
+	}
+}

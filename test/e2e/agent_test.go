@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strings"
@@ -336,23 +335,35 @@ func TestAgentStandalone(t *testing.T) {
 	}
 }
 
-// TestAgentRequiredButDown: with mode "required", an agent that cannot be
-// started gives exit 9 and touches nothing.
+// TestAgentRequiredButDown: with mode "required", an agent that is neither
+// running nor activatable gives exit 9 and touches nothing.
 func TestAgentRequiredButDown(t *testing.T) {
 	requireRoot(t)
 	cfg := userConfig(t, "required")
+	activation := "/usr/share/dbus-1/system-services/io.github.DevboxQuadlet.Agent1.service"
+	saved, err := os.ReadFile(activation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Take the agent away the way an uninstall would: no activation file,
+	// the bus told, the service stopped.
+	must(t, "rm", activation)
+	must(t, "busctl", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "ReloadConfig")
 	must(t, "systemctl", "stop", "devbox-quadlet-agent.service")
-	must(t, "systemctl", "mask", "--runtime", "devbox-quadlet-agent.service")
-	t.Cleanup(func() { run(t, "systemctl", "unmask", "--runtime", "devbox-quadlet-agent.service") })
+	t.Cleanup(func() {
+		_ = os.WriteFile(activation, saved, 0o644)
+		run(t, "busctl", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "ReloadConfig")
+		dqAs(t, "bob", userConfig(t, "off"), "destroy", "nobus")
+	})
 	r := dqAs(t, "bob", cfg, "create", "nobus", "--no-start")
-	if r.code != 9 {
-		t.Errorf("create with the agent down: want exit 9, got %s", r)
+	if r.code != 9 || !strings.Contains(r.stderr, "not running") {
+		t.Errorf("create with the agent down: want exit 9 saying so, got %s", r)
 	}
 	if _, err := os.Stat("/home/bob/.config/containers/systemd/devbox-nobus.container"); err == nil {
 		t.Error("create with the agent down wrote a file")
 	}
-	if out, err := exec.Command("systemctl", "is-active", "devbox-quadlet-agent.service").Output(); err == nil {
-		t.Errorf("agent still active: %s", out)
+	if r := dqAs(t, "bob", userConfig(t, "auto"), "list"); r.code != 0 || !strings.Contains(r.stderr, "standalone") {
+		t.Errorf("mode auto with the agent down should fall back to standalone: %s", r)
 	}
 }
 
