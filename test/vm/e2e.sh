@@ -25,6 +25,7 @@ img=$("$here/build-image.sh")
 cp "$here/guest-common.sh" "$run/share/"
 cp -r "$repo/contrib" "$run/share/contrib"
 cp "$here/guest-$mode.sh" "$run/share/run.sh"
+echo "DEVBOX_BENCH_N=${DEVBOX_BENCH_N:-5}" >"$run/share/bench.env"
 
 # The suite boots twice on the same disk (the reboot test); the demo once.
 boots=1

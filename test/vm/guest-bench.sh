@@ -1,0 +1,72 @@
+# guest-bench.sh runs inside the VM as root: it times devbox-quadlet's verbs
+# and the bare systemd/podman operations they stand on, side by side in the
+# same boot, and prints medians and the ratios of SPEC §5. Nothing here
+# asserts a time; the numbers are for people to read.
+. /share/guest-common.sh
+set -u
+wait_user_manager alice
+install_agent
+. /share/bench.env
+N=${DEVBOX_BENCH_N:-5}
+dq=/share/bin/devbox-quadlet
+
+# The same busybox payload as the demo, imported without a registry.
+mkdir -p /tmp/img/root/bin /tmp/img/root/home/dev /tmp/img/root/tmp
+cp /bin/busybox /tmp/img/root/bin/
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "/tmp/img/root/bin/$a"; done
+printf '#!/bin/sh\ntrap "exit 0" TERM\nwhile :; do sleep 1 & wait $!; done\n' >/tmp/img/root/entrypoint
+chmod 755 /tmp/img/root/entrypoint
+tar -C /tmp/img/root -cf /tmp/img/root.tar .
+chmod 644 /tmp/img/root.tar
+as alice podman import --change 'CMD ["/entrypoint"]' /tmp/img/root.tar localhost/devbox:latest >/dev/null
+printf '[container]\nimage = "localhost/devbox:latest"\n' >/tmp/bench.toml
+chmod 644 /tmp/bench.toml
+
+# A hand-written quadlet for the bare baseline: same image, same payload.
+q=/home/alice/.config/containers/systemd
+as alice mkdir -p "$q"
+printf '[Container]\nImage=localhost/devbox:latest\nContainerName=bare\n' >"$q/bare.container"
+chown alice: "$q/bare.container"
+
+# t VAR CMD...: run CMD as alice and append its wall time in ms to /tmp/VAR.
+t() {
+	var=$1
+	shift
+	s=$(date +%s%N)
+	as alice env DEVBOX_QUADLET_CONFIG=/tmp/bench.toml "$@" >/dev/null 2>&1 || echo "bench: $* failed" >&2
+	e=$(date +%s%N)
+	echo $(((e - s) / 1000000)) >>"/tmp/$var"
+}
+median() { sort -n "/tmp/$1" | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+for i in $(seq 1 "$N"); do
+	t reload systemctl --user daemon-reload
+	t bare_start systemctl --user start bare.service
+	t bare_stop systemctl --user stop bare.service
+	t podman_run podman run -d --rm --name prun localhost/devbox:latest
+	as alice podman rm -f -t 0 prun >/dev/null 2>&1
+	t create $dq create "b$i"
+	t stop $dq stop "b$i"
+	t start $dq start "b$i"
+	t destroy $dq destroy "b$i"
+done
+
+# list with 50 containers, created without starting them.
+for i in $(seq 1 50); do as alice env DEVBOX_QUADLET_CONFIG=/tmp/bench.toml $dq create --no-start "l$i" >/dev/null 2>&1; done
+for i in $(seq 1 "$N"); do
+	t list_units systemctl --user list-units --all 'devbox-*'
+	t list $dq list
+	t podman_ps podman ps -a --format json
+done
+
+echo "== medians of $N runs, milliseconds (TCG; ratios are what SPEC §5 sets targets for)"
+for v in reload bare_start bare_stop podman_run create stop start destroy list_units list podman_ps; do
+	printf '%-12s %6s ms\n' "$v" "$(median $v)"
+done
+r() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+echo "== ratios"
+echo "create / (daemon-reload + start):  $(r "$(median create)" "$(($(median reload) + $(median bare_start)))")   target <= 1.15"
+echo "stop / systemctl --user stop:        $(r "$(median stop)" "$(median bare_stop)")   target <= 1.10"
+echo "start / systemctl --user start:      $(r "$(median start)" "$(median bare_start)")   target <= 1.10"
+echo "list (50) / list-units:              $(r "$(median list)" "$(median list_units)")   target <= 1.20"
+echo "create / podman run -d:              $(r "$(median create)" "$(median podman_run)")   (context)"
