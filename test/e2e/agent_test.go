@@ -297,6 +297,12 @@ func TestAgentTrust(t *testing.T) {
 	if r := dqAs(t, "bob", cfg, "list", "--all"); r.code == 0 {
 		t.Errorf("bob ran list --all: %s", r)
 	}
+	if r := dqAs(t, "bob", cfg, "status", "--all", "mine"); r.code == 0 {
+		t.Errorf("bob ran status --all: %s", r)
+	}
+	if r := dqAs(t, "alice", cfg, "status", "--all", "mine"); r.code != 0 || !strings.Contains(r.stdout, "owner alice") {
+		t.Errorf("the admin's status --all: %s", r)
+	}
 	r = as(t, "bob", nil, "busctl", "--system", "call", dest, path, iface, "List", "b", "false")
 	if r.code != 0 || strings.Contains(r.stdout, "mine") {
 		t.Errorf("bob's own listing: %s", r)
