@@ -79,8 +79,8 @@ func Render(s Spec) ([]File, error) {
 		unit.NewUnitOption("Container", "ContainerName", ContainerName(s.Name)),
 		unit.NewUnitOption("Container", "HostName", s.Name),
 		unit.NewUnitOption("Container", "Image", string(s.Image)),
-		// Explicit, so `logs` can select the payload's lines by CONTAINER_NAME
-		// and `podman logs` works, whatever containers.conf says.
+		// Explicit, so `logs` can select the payload's lines by
+		// CONTAINER_NAME whatever containers.conf says.
 		unit.NewUnitOption("Container", "LogDriver", "journald"),
 		// The same limits on the container's own cgroup, so tools inside the
 		// container (and podman stats) see them; systemd enforces the
