@@ -27,6 +27,7 @@ type Config struct {
 	Caps      Caps            `toml:"caps"`
 	Reaper    Reaper          `toml:"reaper"`
 	Secrets   Secrets         `toml:"secrets"`
+	Tailnet   Tailnet         `toml:"tailnet"`
 	Host      Host            `toml:"host"`
 	Agent     Agent           `toml:"agent"`
 	Users     map[string]User `toml:"users"`
@@ -67,10 +68,39 @@ type Reaper struct {
 	StoppedDestroy Duration `toml:"stopped_destroy"`
 }
 
-// Secrets says where Tailscale auth keys come from (R-16).
+// Secrets says where Tailscale auth keys come from (R-16). With the agent,
+// the agent's copy of this section decides; standalone, the CLI's does.
 type Secrets struct {
+	// Backend is "onepassword", "file", "env" (standalone only) or "none"
+	// (containers get no auth key and do not join a tailnet).
 	Backend Backend `toml:"backend"`
-	Vault   Word    `toml:"vault"`
+	// Vault is the 1Password vault of op://{vault}/{user}-tailscale-authkey/password.
+	Vault Word `toml:"vault"`
+	// TokenFile holds the 1Password service-account token, for hosts that do
+	// not use the systemd credential devbox-quadlet.op-token.
+	TokenFile AbsPath `toml:"token_file"`
+	// Path is the file backend's per-user file, with {user} for the login
+	// name. Empty means /etc/devbox-quadlet/authkeys/{user} for the agent and
+	// $XDG_CONFIG_HOME/devbox-quadlet/tailscale-authkey standalone.
+	Path AbsPath `toml:"path"`
+	// Env is the env backend's variable.
+	Env Word `toml:"env"`
+	// Timeout bounds one resolution.
+	Timeout Duration `toml:"timeout"`
+}
+
+// Tailnet holds the settings for joining and leaving the tailnet (R-18, R-19).
+type Tailnet struct {
+	// LogoutTimeout bounds `tailscale logout` inside a container at destroy.
+	LogoutTimeout Duration `toml:"logout_timeout"`
+	// APIURL, Name, OAuthClientID and OAuthSecretFile configure the
+	// Tailscale API fallback that deletes a destroyed container's device.
+	// It is off unless OAuthClientID is set; the secret may also come from
+	// the agent's systemd credential devbox-quadlet.ts-oauth-secret.
+	APIURL          URL     `toml:"api_url"`
+	Name            Word    `toml:"tailnet"`
+	OAuthClientID   Word    `toml:"oauth_client_id"`
+	OAuthSecretFile AbsPath `toml:"oauth_secret_file"`
 }
 
 // User holds per-user overrides, keyed by login name.
@@ -90,7 +120,8 @@ func Default() Config {
 		},
 		Caps:    Caps{MaxPerUser: 5, MaxGlobal: 7},
 		Reaper:  Reaper{IdleStop: Duration(7 * 24 * 3600e9), StoppedDestroy: Duration(14 * 24 * 3600e9)},
-		Secrets: Secrets{Backend: "onepassword", Vault: "DevBox"},
+		Secrets: Secrets{Backend: "onepassword", Vault: "DevBox", Env: "DEVBOX_QUADLET_TS_AUTHKEY", Timeout: Duration(20e9)},
+		Tailnet: Tailnet{LogoutTimeout: Duration(15e9), APIURL: "https://api.tailscale.com", Name: "-"},
 		Host:    Host{Overcommit: 1},
 		Agent:   Agent{Mode: "auto"},
 	}
@@ -217,6 +248,32 @@ func ParseImageRef(s string) (ImageRef, error) {
 	return ImageRef(s), nil
 }
 
+// AbsPath is an absolute file path (a path template may hold {user}).
+type AbsPath string
+
+// UnmarshalText implements encoding.TextUnmarshaler for TOML decoding.
+func (p *AbsPath) UnmarshalText(b []byte) error {
+	s := string(b)
+	if !strings.HasPrefix(s, "/") || len(s) > 1024 || strings.ContainsAny(s, "\n\r\x00") || strings.Contains(s, "/../") || strings.HasSuffix(s, "/..") {
+		return fmt.Errorf("invalid path %q: want an absolute path without \"..\" or line breaks", s)
+	}
+	*p = AbsPath(s)
+	return nil
+}
+
+// URL is an http(s) base URL.
+type URL string
+
+// UnmarshalText implements encoding.TextUnmarshaler for TOML decoding.
+func (u *URL) UnmarshalText(b []byte) error {
+	s := string(b)
+	if !(strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")) || len(s) > 1024 || strings.ContainsAny(s, " \n\r\x00") {
+		return fmt.Errorf("invalid URL %q: want an http:// or https:// URL", s)
+	}
+	*u = URL(s)
+	return nil
+}
+
 // Word is a short identifier such as a vault name.
 type Word string
 
@@ -234,7 +291,7 @@ func (w *Word) UnmarshalText(b []byte) error {
 type Backend string
 
 // Backends lists the supported secret backends.
-var Backends = []string{"env", "file", "onepassword"}
+var Backends = []string{"env", "file", "none", "onepassword"}
 
 // UnmarshalText implements encoding.TextUnmarshaler for TOML decoding.
 func (b *Backend) UnmarshalText(text []byte) error {

@@ -29,6 +29,16 @@ stopped_destroy = "1d12h"
 [secrets]
 backend = "file"
 vault = "Team"
+path = "/run/agenix/{user}-tailscale-authkey"
+token_file = "/etc/devbox-quadlet/op-token"
+timeout = "30s"
+
+[tailnet]
+logout_timeout = "10s"
+api_url = "http://127.0.0.1:8080"
+tailnet = "example.com"
+oauth_client_id = "k123"
+oauth_secret_file = "/etc/devbox-quadlet/ts-oauth"
 
 [host]
 cpus = 16
@@ -51,6 +61,12 @@ max_per_user = 2
 	}
 	if cfg.Reaper.IdleStop != Duration(36*time.Hour) || cfg.Reaper.StoppedDestroy != Duration(36*time.Hour) {
 		t.Errorf("reaper = %+v", cfg.Reaper)
+	}
+	if cfg.Secrets.Path != "/run/agenix/{user}-tailscale-authkey" || cfg.Secrets.Timeout != Duration(30*time.Second) || cfg.Secrets.Env != "DEVBOX_QUADLET_TS_AUTHKEY" {
+		t.Errorf("secrets = %+v", cfg.Secrets)
+	}
+	if cfg.Tailnet.APIURL != "http://127.0.0.1:8080" || cfg.Tailnet.OAuthClientID != "k123" || cfg.Tailnet.LogoutTimeout != Duration(10*time.Second) {
+		t.Errorf("tailnet = %+v", cfg.Tailnet)
 	}
 	if cfg.MaxPerUser("alice") != 2 || cfg.MaxPerUser("bob") != 3 || !cfg.Users["alice"].Admin {
 		t.Errorf("per-user caps wrong: %+v", cfg)
@@ -93,9 +109,12 @@ func TestParseErrors(t *testing.T) {
 		{"negative cpus", "[container]\ncpus = -1\n", []string{"line 2", "out of range"}},
 		{"zero cap", "[caps]\nmax_global = 0\n", []string{"line 2", "caps.max_global", "invalid count"}},
 		{"bad duration", "[reaper]\nidle_stop = \"7 days\"\n", []string{"line 2", "reaper.idle_stop", "invalid duration"}},
-		{"bad backend", "[secrets]\nbackend = \"vault\"\n", []string{"line 2", "one of env, file, onepassword"}},
+		{"bad backend", "[secrets]\nbackend = \"vault\"\n", []string{"line 2", "one of env, file, none, onepassword"}},
 		{"image with newline", "[container]\nimage = \"a\\nExecStart=x\"\n", []string{"line 2", "invalid image"}},
 		{"syntax", "cpus = = 2\n", []string{"line 1"}},
+		{"relative key path", "[secrets]\npath = \"keys/{user}\"\n", []string{"line 2", "secrets.path", "absolute path"}},
+		{"dotdot key path", "[secrets]\npath = \"/etc/../root/{user}\"\n", []string{"line 2", "absolute path"}},
+		{"bad api url", "[tailnet]\napi_url = \"file:///etc/passwd\"\n", []string{"line 2", "tailnet.api_url"}},
 		{"bad user name", "[users.\"../root\"]\nadmin = true\n", []string{"line 1", "invalid user name"}},
 		{"bad overcommit", "[host]\novercommit = 0\n", []string{"line 2", "invalid ratio"}},
 		{"bad agent mode", "[agent]\nmode = \"maybe\"\n", []string{"line 2", "auto, required or off"}},

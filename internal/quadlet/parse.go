@@ -44,6 +44,8 @@ func Parse(content []byte) (Spec, error) {
 					s.CPUs = config.CPUs(f)
 				case LabelSync:
 					s.Syncthing = v == "true"
+				case LabelTailnet:
+					s.Tailnet = v == "true"
 				case LabelMemory:
 					n, _ := strconv.ParseInt(v, 10, 64)
 					s.Memory = config.Size(n)

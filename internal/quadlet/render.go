@@ -29,7 +29,23 @@ type Spec struct {
 	Created     time.Time
 	ToolVersion string
 	Syncthing   bool // --with-syncthing: the image starts Syncthing (tailnet only)
+	// Tailnet mounts the podman secret SecretName(Name) at AuthKeyPath and
+	// tells the image its tailnet hostname and tags.
+	Tailnet bool
 }
+
+// Where the auth key appears inside the container, and the plain settings
+// the image's entrypoint reads (docs/image-contract.md).
+const (
+	AuthKeyPath  = "/run/secrets/tailscale-authkey"
+	EnvAuthKey   = "DEVBOX_TS_AUTHKEY_FILE"
+	EnvHostname  = "DEVBOX_TS_HOSTNAME"
+	EnvTags      = "DEVBOX_TS_TAGS"
+	LabelTailnet = "devbox-quadlet.tailnet"
+)
+
+// Tags are the tailnet tags of owner's containers (SPEC §6).
+func Tags(owner string) string { return "tag:devcontainer,tag:" + owner + "-container" }
 
 // File is one rendered quadlet file.
 type File struct {
@@ -103,6 +119,17 @@ func Render(s Spec) ([]File, error) {
 	if s.Syncthing {
 		labels = append(labels, LabelSync+"=true")
 		container = append(container, unit.NewUnitOption("Container", "Environment", "DEVBOX_SYNCTHING=1"))
+	}
+	if s.Tailnet {
+		labels = append(labels, LabelTailnet+"=true")
+		container = append(container,
+			// The key is a file in the container, never an environment
+			// variable: podman inspect shows Environment, not secrets.
+			unit.NewUnitOption("Container", "Secret", SecretName(s.Name)+",type=mount,target="+AuthKeyPath+",mode=0400"),
+			unit.NewUnitOption("Container", "Environment", EnvAuthKey+"="+AuthKeyPath),
+			unit.NewUnitOption("Container", "Environment", EnvHostname+"="+s.Name),
+			unit.NewUnitOption("Container", "Environment", EnvTags+"="+Tags(s.Owner)),
+		)
 	}
 	for _, l := range labels {
 		container = append(container, unit.NewUnitOption("Container", "Label", l))

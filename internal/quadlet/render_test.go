@@ -40,6 +40,7 @@ func TestRenderGolden(t *testing.T) {
 		{"small", func(s *Spec) { s.CPUs = 1; s.Memory = 512 << 20 }},
 		{"fractional-cpus", func(s *Spec) { s.CPUs = 0.5; s.Memory = 1536 << 20; s.TasksMax = 512 }},
 		{"syncthing", func(s *Spec) { s.Syncthing = true }},
+		{"tailnet", func(s *Spec) { s.Tailnet = true }},
 		{"registry-image-long-name", func(s *Spec) {
 			s.Name = "a" + strings.Repeat("b-", 30) + "cd"
 			s.Owner = "bob"
