@@ -18,6 +18,7 @@ import (
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets"
 )
 
 // Server is the agent. Every exported method takes the bus's sender first;
@@ -29,8 +30,13 @@ type Server struct {
 	Config     config.Config
 	Limits     policy.Limits
 	CgroupRoot string
-	Now        func() time.Time
-	Log        io.Writer
+	// Secrets resolves auth keys; nil when the host hands out none.
+	Secrets secrets.Resolver
+	// Tailnet deletes devices through the Tailscale API; nil when no
+	// OAuth client is configured.
+	Tailnet Forgetter
+	Now     func() time.Time
+	Log     io.Writer
 }
 
 // Listing is the List reply: the ledger as the caller may see it, with
@@ -194,6 +200,14 @@ const introspection = `<node>
     </method>
     <method name="Stop"><arg name="name" type="s" direction="in"/></method>
     <method name="Release"><arg name="name" type="s" direction="in"/></method>
+    <method name="AuthKey">
+      <arg name="name" type="s" direction="in"/>
+      <arg name="pipe" type="h" direction="in"/>
+    </method>
+    <method name="ForgetDevice">
+      <arg name="name" type="s" direction="in"/>
+      <arg name="outcome" type="s" direction="out"/>
+    </method>
     <method name="List">
       <arg name="all" type="b" direction="in"/>
       <arg name="ledger_json" type="s" direction="out"/>

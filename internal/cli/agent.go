@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -14,6 +16,8 @@ import (
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/tailnet"
 )
 
 // Agent is what the verbs need from the host agent.
@@ -23,6 +27,8 @@ type Agent interface {
 	Stop(ctx context.Context, name string) error
 	Release(ctx context.Context, name string) error
 	List(ctx context.Context, all bool) (agent.Listing, error)
+	AuthKey(ctx context.Context, name string) (secrets.Key, error)
+	ForgetDevice(ctx context.Context, name string) (string, error)
 	Close()
 }
 
@@ -86,6 +92,14 @@ func agentCommand(env *Env) *cli.Command {
 			if sd := env.Getenv("STATE_DIRECTORY"); sd != "" && !c.IsSet("state-dir") {
 				dir = strings.Split(sd, ":")[0]
 			}
+			resolver, err := agentResolver(cfg, env)
+			if err != nil {
+				return err
+			}
+			forgetter, err := agentTailnet(cfg, env)
+			if err != nil {
+				return err
+			}
 			cpus, mem := hostCapacity(cfg)
 			ratio := float64(cfg.Host.Overcommit)
 			s := &agent.Server{
@@ -98,6 +112,8 @@ func agentCommand(env *Env) *cli.Command {
 					Memory:     int64(float64(mem) * ratio),
 				},
 				CgroupRoot: env.CgroupRoot,
+				Secrets:    resolver,
+				Tailnet:    forgetter,
 				Now:        time.Now,
 				Log:        env.Stderr,
 			}
@@ -135,4 +151,34 @@ func printLedger(env *Env, l agent.Listing) {
 	for _, e := range l.Entries {
 		fmt.Fprintf(env.Stdout, "%-20s %-10s %-8t %-6s %s\n", e.Name, e.User, e.Running, config.CPUs(e.CPUs), config.Size(e.Memory))
 	}
+}
+
+// TailnetSecretCredential is the systemd credential with the Tailscale
+// OAuth client secret, imported like the 1Password token.
+const TailnetSecretCredential = "devbox-quadlet.ts-oauth-secret"
+
+// agentTailnet builds the Tailscale API client of the destroy fallback, or
+// nil when tailnet.oauth_client_id is not set.
+func agentTailnet(cfg config.Config, env *Env) (agent.Forgetter, error) {
+	t := cfg.Tailnet
+	if t.OAuthClientID == "" {
+		return nil, nil
+	}
+	var paths []string
+	if d := env.Getenv("CREDENTIALS_DIRECTORY"); d != "" {
+		paths = append(paths, filepath.Join(d, TailnetSecretCredential))
+	}
+	if t.OAuthSecretFile != "" {
+		paths = append(paths, string(t.OAuthSecretFile))
+	}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if secret := strings.TrimSpace(string(data)); secret != "" {
+			return tailnet.New(string(t.APIURL), string(t.Name), string(t.OAuthClientID), secret)
+		}
+	}
+	return nil, errdefs.Errorf(errdefs.Usage, "tailnet.oauth_client_id is set but there is no OAuth client secret: put it in /etc/credstore/%s or set tailnet.oauth_secret_file", TailnetSecretCredential)
 }

@@ -11,13 +11,28 @@ import (
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets"
 )
 
 // fakeAgent records calls and refuses what refuse says.
 type fakeAgent struct {
 	available bool
 	refuse    error
+	keyErr    error
+	forget    string
 	calls     []string
+}
+
+func (a *fakeAgent) AuthKey(_ context.Context, name string) (secrets.Key, error) {
+	a.calls = append(a.calls, "authkey "+name)
+	if a.keyErr != nil {
+		return nil, a.keyErr
+	}
+	return secrets.Key(canary), nil
+}
+func (a *fakeAgent) ForgetDevice(_ context.Context, name string) (string, error) {
+	a.calls = append(a.calls, "forget "+name)
+	return a.forget, nil
 }
 
 func (a *fakeAgent) Available(context.Context) bool { return a.available }
@@ -45,7 +60,7 @@ func (a *fakeAgent) Close() {}
 func withAgent(h *harness, a *fakeAgent, mode string) {
 	h.env.DialAgent = func(context.Context) (Agent, error) { return a, nil }
 	cfg := filepath.Join(h.env.Home, "config.toml")
-	_ = os.WriteFile(cfg, []byte("[agent]\nmode = \""+mode+"\"\n"), 0o644)
+	_ = os.WriteFile(cfg, []byte("[agent]\nmode = \""+mode+"\"\n[secrets]\nbackend = \"env\"\n"), 0o644)
 	h.env.DefaultConfig = cfg
 }
 
@@ -62,7 +77,7 @@ func TestCreateReservesThroughTheAgent(t *testing.T) {
 	if code := h.run("destroy", "demo"); code != 0 {
 		t.Fatalf("destroy: %d %s", code, h.errOut)
 	}
-	want := []string{"reserve-create demo", "reserve-create idle", "stop idle", "release demo"}
+	want := []string{"reserve-create demo", "authkey demo", "reserve-create idle", "authkey idle", "stop idle", "forget demo", "release demo"}
 	if !slices.Equal(a.calls, want) {
 		t.Errorf("agent calls = %v, want %v", a.calls, want)
 	}
@@ -76,7 +91,7 @@ func TestCreateReleasesOnFailure(t *testing.T) {
 	if code := h.run("create", "demo"); code == 0 {
 		t.Fatal("create succeeded")
 	}
-	if !slices.Equal(a.calls, []string{"reserve-create demo", "release demo"}) {
+	if !slices.Equal(a.calls, []string{"reserve-create demo", "authkey demo", "release demo"}) {
 		t.Errorf("agent calls = %v", a.calls)
 	}
 }

@@ -46,6 +46,7 @@ func newApp(env *Env) *cli.App {
 		OnUsageError:   usageError,
 		Commands: []*cli.Command{
 			createCommand(env),
+			rotateKeyCommand(env),
 			startCommand(env),
 			stopCommand(env),
 			restartCommand(env),

@@ -13,6 +13,7 @@ import (
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets"
 )
 
 func specFlags() []cli.Flag {
@@ -97,6 +98,11 @@ type createResult struct {
 	VolumeFile    string  `json:"volume_file"`
 	Volume        string  `json:"volume"`
 	Syncthing     bool    `json:"syncthing"`
+	// Secret is the podman secret with the auth key; empty without a tailnet.
+	Secret string `json:"secret"`
+	// Hostname and Tags are what the container joins the tailnet as.
+	Hostname string `json:"tailnet_hostname,omitempty"`
+	Tags     string `json:"tailnet_tags,omitempty"`
 }
 
 func runCreate(c *cli.Context, env *Env) error {
@@ -114,6 +120,7 @@ func runCreate(c *cli.Context, env *Env) error {
 		return err
 	}
 	spec.Syncthing = c.Bool("with-syncthing")
+	spec.Tailnet = tailnetEnabled(cfg)
 	files, err := quadlet.Render(spec)
 	if err != nil {
 		return err
@@ -199,12 +206,32 @@ func runCreate(c *cli.Context, env *Env) error {
 		}
 	}
 
+	// The auth key is resolved before anything is made, so a secrets
+	// failure (exit 7) leaves nothing behind but a released reservation.
+	var key secrets.Key
+	if spec.Tailnet {
+		if key, err = authKey(c.Context, env, cfg, ag, name); err != nil {
+			if ag != nil {
+				if rerr := ag.Release(context.WithoutCancel(c.Context), name); rerr != nil {
+					warnf(env, "release of %s in the host ledger failed: %v", name, rerr)
+				}
+			}
+			return fmt.Errorf("create %s: %w", name, err)
+		}
+	}
+
 	// Act. The intent record goes first, so a kill at any later point is
 	// recoverable; it is cleared last, whatever happened.
 	if err := env.writeIntent(intent{Name: name, Started: env.Now().UTC(), PID: os.Getpid(), VolumeExisted: volumeExisted}); err != nil {
 		return err
 	}
 	err = func() error {
+		if spec.Tailnet {
+			if err := env.Podman.CreateSecret(c.Context, quadlet.SecretName(name), key); err != nil {
+				return err
+			}
+			crashPoint(env, "after-secret")
+		}
 		for _, f := range files {
 			if err := writeNew(dir, f.Name, f.Content); err != nil {
 				return err
@@ -268,6 +295,9 @@ func runCreate(c *cli.Context, env *Env) error {
 		VolumeFile:    filepath.Join(dir, quadlet.VolumeFile(name)),
 		Volume:        quadlet.VolumeName(name),
 		Syncthing:     spec.Syncthing,
+	}
+	if spec.Tailnet {
+		res.Secret, res.Hostname, res.Tags = quadlet.SecretName(name), name, quadlet.Tags(env.UserName)
 	}
 	if c.Bool("json") {
 		return writeJSON(env.Stdout, res)

@@ -24,11 +24,12 @@ func destroyCommand(env *Env) *cli.Command {
 }
 
 type destroyResult struct {
-	Schema      int    `json:"schema"`
-	Name        string `json:"name"`
-	VolumeKept  bool   `json:"volume_kept"`
-	Volume      string `json:"volume"`
-	RemovedUnit string `json:"removed_unit"`
+	Schema         int            `json:"schema"`
+	Name           string         `json:"name"`
+	VolumeKept     bool           `json:"volume_kept"`
+	Volume         string         `json:"volume"`
+	RemovedUnit    string         `json:"removed_unit"`
+	TailnetCleanup tailnetCleanup `json:"tailnet_cleanup"`
 }
 
 // existing returns the quadlet files of name that are on disk, and a
@@ -71,6 +72,20 @@ func runDestroy(c *cli.Context, env *Env) error {
 	}
 	defer sys.Close()
 
+	// Leave the tailnet first, while the container still runs (R-19). A
+	// failure here is reported, never fatal: the node is ephemeral.
+	onTailnet, running := false, false
+	if spec, err := readSpec(env, name); err == nil {
+		onTailnet = spec.Tailnet
+	}
+	if states, err := sys.Units(c.Context, []string{quadlet.ServiceUnit(name)}); err == nil && len(states) == 1 {
+		running = states[0].ActiveState == "active"
+	}
+	cleanup := leaveTailnet(c.Context, env, t.cfg, ag, name, running, onTailnet)
+	if !cleanup.OK {
+		warnf(env, "%s may still be on the tailnet: logout %s; API %s", name, cleanup.Logout, cleanup.API)
+	}
+
 	keep := c.Bool("keep-volume") || (interrupted && left.VolumeExisted)
 	if err := teardown(c.Context, env, sys, name, keep); err != nil {
 		return withHint(fmt.Errorf("destroy %s: %w", name, err), "run `devbox-quadlet destroy %s` again; each step skips what is already gone", name)
@@ -84,12 +99,15 @@ func runDestroy(c *cli.Context, env *Env) error {
 		}
 	}
 	if c.Bool("json") {
-		return writeJSON(env.Stdout, destroyResult{Schema: 1, Name: name, VolumeKept: keep, Volume: quadlet.VolumeName(name), RemovedUnit: quadlet.ServiceUnit(name)})
+		return writeJSON(env.Stdout, destroyResult{Schema: 1, Name: name, VolumeKept: keep, Volume: quadlet.VolumeName(name), RemovedUnit: quadlet.ServiceUnit(name), TailnetCleanup: cleanup})
+	}
+	detail := "tailnet: logout " + cleanup.Logout
+	if cleanup.API != "not needed" {
+		detail += ", API " + cleanup.API
 	}
 	if keep {
-		fmt.Fprintf(env.Stdout, "%s\tdestroyed\tvolume %s kept\n", name, quadlet.VolumeName(name))
-	} else {
-		fmt.Fprintf(env.Stdout, "%s\tdestroyed\n", name)
+		detail = "volume " + quadlet.VolumeName(name) + " kept\t" + detail
 	}
+	fmt.Fprintf(env.Stdout, "%s\tdestroyed\t%s\n", name, detail)
 	return nil
 }

@@ -47,6 +47,9 @@ type Podman interface {
 	VolumeExists(ctx context.Context, name string) (bool, error)
 	RemoveVolume(ctx context.Context, name string) error
 	RemoveContainer(ctx context.Context, name string) error
+	CreateSecret(ctx context.Context, name string, data []byte) error
+	RemoveSecret(ctx context.Context, name string) error
+	Exec(ctx context.Context, container string, argv ...string) (string, error)
 }
 
 // Env is everything a verb may touch outside its own arguments. main builds

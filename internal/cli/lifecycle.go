@@ -141,6 +141,8 @@ func teardown(parent context.Context, env *Env, sys Systemd, name string, keepVo
 	step(sys.Stop(ctx, quadlet.ServiceUnit(name)))
 	step(sys.Stop(ctx, quadlet.VolumeServiceUnit(name)))
 	step(env.Podman.RemoveContainer(ctx, quadlet.ContainerName(name)))
+	// After the container: podman refuses to remove a secret in use.
+	step(env.Podman.RemoveSecret(ctx, quadlet.SecretName(name)))
 	dir := env.QuadletDir()
 	for _, f := range []string{quadlet.ContainerFile(name), quadlet.VolumeFile(name)} {
 		step(removeIfExists(filepath.Join(dir, f)))

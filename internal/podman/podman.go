@@ -1,11 +1,13 @@
 // Package podman runs the podman CLI for the few things systemd does not do:
-// image presence, and removing volumes and containers on destroy.
+// image presence, secrets, an exec for tailnet logout, and removing volumes,
+// secrets and containers on destroy.
 package podman
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os/exec"
 	"strings"
 
@@ -21,11 +23,17 @@ type Client struct {
 // is an errdefs.System error that says so; a non-zero exit is not an error
 // here, because callers such as "exists" read the status.
 func (c Client) run(ctx context.Context, args ...string) (int, string, error) {
+	return c.runIn(ctx, nil, args...)
+}
+
+// runIn is run with stdin; secret bytes reach podman only this way.
+func (c Client) runIn(ctx context.Context, stdin io.Reader, args ...string) (int, string, error) {
 	path := c.Path
 	if path == "" {
 		path = "podman"
 	}
 	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Stdin = stdin
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
@@ -90,4 +98,42 @@ func (c Client) remove(ctx context.Context, args ...string) error {
 		return errdefs.Errorf(errdefs.System, "podman %s: exit %d: %s", strings.Join(args, " "), code, msg)
 	}
 	return nil
+}
+
+// CreateSecret stores data as the podman secret name, replacing an existing
+// one. The bytes go through stdin: never argv, never the environment.
+func (c Client) CreateSecret(ctx context.Context, name string, data []byte) error {
+	args := []string{"secret", "create", "--replace", "--", name, "-"}
+	code, msg, err := c.runIn(ctx, bytes.NewReader(data), args...)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return errdefs.Errorf(errdefs.System, "podman secret create %s: exit %d: %s", name, code, msg)
+	}
+	return nil
+}
+
+// RemoveSecret removes the named secret; a missing one is not an error.
+func (c Client) RemoveSecret(ctx context.Context, name string) error {
+	return c.remove(ctx, "secret", "rm", "--ignore", "--", name)
+}
+
+// Exec runs argv in the running container and returns its combined output.
+// ctx bounds it; podman is killed when ctx ends.
+func (c Client) Exec(ctx context.Context, container string, argv ...string) (string, error) {
+	path := c.Path
+	if path == "" {
+		path = "podman"
+	}
+	cmd := exec.CommandContext(ctx, path, append([]string{"exec", "--", container}, argv...)...)
+	out, err := cmd.CombinedOutput()
+	msg := strings.TrimSpace(string(out))
+	if ctx.Err() != nil {
+		return msg, errdefs.Errorf(errdefs.System, "podman exec %s %s: no answer in time", container, strings.Join(argv, " "))
+	}
+	if err != nil {
+		return msg, errdefs.Errorf(errdefs.System, "podman exec %s %s: %v: %s", container, strings.Join(argv, " "), err, msg)
+	}
+	return msg, nil
 }

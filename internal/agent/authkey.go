@@ -1,0 +1,143 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+	"golang.org/x/sys/unix"
+
+	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets"
+)
+
+// AuthKey resolves the caller's own Tailscale auth key and writes it into
+// the pipe the caller passed (out), then closes the agent's copy. The key
+// never travels inside a D-Bus message: a bus monitor sees a file descriptor,
+// not the bytes. The user is the caller's login name from the bus; name is
+// the container the key is for, only for the log.
+func (s *Server) AuthKey(sender dbus.Sender, name string, out dbus.UnixFD) *dbus.Error {
+	pipe := os.NewFile(uintptr(out), "authkey-pipe")
+	if pipe == nil {
+		return toDBus(errdefs.Errorf(errdefs.Usage, "auth key: no pipe passed"))
+	}
+	defer pipe.Close()
+	uid, login, derr := s.caller(sender)
+	if derr != nil {
+		return derr
+	}
+	if err := policy.ValidateName(name); err != nil {
+		return toDBus(err)
+	}
+	if err := checkPipe(int(out)); err != nil {
+		return toDBus(err)
+	}
+	if s.Secrets == nil {
+		s.logf("refused auth key for %q to %s (uid %d): this host has no secrets backend", name, login, uid)
+		return toDBus(errdefs.Errorf(errdefs.Secret, "this host hands out no auth keys (secrets.backend = \"none\" in the agent's config)"))
+	}
+	// Secrets have their own lock: a slow 1Password must not hold up
+	// admissions, and the SDK client is not shared between calls anyway.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	key, err := s.Secrets.Resolve(ctx, login)
+	if err != nil {
+		s.logf("auth key for %q of %s (uid %d) from %s failed: %v", name, login, uid, s.Secrets.Describe(login), err)
+		return toDBus(err)
+	}
+	if err := writeAll(pipe, key); err != nil {
+		s.logf("auth key for %q of %s (uid %d): cannot write the pipe: %v", name, login, uid, err)
+		return toDBus(errdefs.Errorf(errdefs.Secret, "auth key: cannot write the pipe: %v", err))
+	}
+	s.logf("auth key for %q of %s (uid %d) handed over from %s", name, login, uid, s.Secrets.Describe(login))
+	return nil
+}
+
+// checkPipe refuses anything but a pipe (a caller could pass a file or a
+// socket of someone else's) and makes writes non-blocking, so a full pipe
+// fails the call instead of hanging the agent.
+func checkPipe(fd int) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return errdefs.Errorf(errdefs.Usage, "auth key: bad file descriptor: %v", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return errdefs.Errorf(errdefs.Usage, "auth key: the file descriptor passed is not a pipe")
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return errdefs.Errorf(errdefs.System, "auth key: %v", err)
+	}
+	return nil
+}
+
+func writeAll(w io.Writer, b []byte) error {
+	n, err := w.Write(b)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
+	}
+	return err
+}
+
+// AuthKey asks the agent for the caller's auth key. The agent writes it into
+// a pipe made here; this end reads it after the call returns.
+func (c *Client) AuthKey(ctx context.Context, name string) (secrets.Key, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, errdefs.Errorf(errdefs.System, "auth key: %w", err)
+	}
+	defer r.Close()
+	call := c.obj.CallWithContext(ctx, Interface+".AuthKey", 0, name, dbus.UnixFD(w.Fd()))
+	// Our write end must be closed before reading, or the read never sees EOF.
+	w.Close()
+	if call.Err != nil {
+		return nil, fromDBus("auth key for "+name, call.Err)
+	}
+	buf, err := io.ReadAll(io.LimitReader(r, secrets.MaxKeySize+2))
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, errdefs.Errorf(errdefs.Secret, "auth key: read the pipe: %v", err)
+	}
+	return secrets.Clean(buf, "the host agent")
+}
+
+// Forgetter deletes a container's device from the tailnet (tailnet.API).
+type Forgetter interface {
+	Forget(ctx context.Context, name, owner string) (string, error)
+}
+
+// ForgetDevice deletes the caller's devices for container name through the
+// Tailscale API, where the agent holds the OAuth client. Only devices with
+// the caller's own container tag are touched (see tailnet.Match).
+func (s *Server) ForgetDevice(sender dbus.Sender, name string) (string, *dbus.Error) {
+	uid, login, derr := s.caller(sender)
+	if derr != nil {
+		return "", derr
+	}
+	if err := policy.ValidateName(name); err != nil {
+		return "", toDBus(err)
+	}
+	if s.Tailnet == nil {
+		return "not configured", nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := s.Tailnet.Forget(ctx, name, login)
+	if err != nil {
+		s.logf("forget device %q of %s (uid %d) failed: %v", name, login, uid, err)
+		return "", toDBus(err)
+	}
+	s.logf("forget device %q of %s (uid %d): %s", name, login, uid, out)
+	return out, nil
+}
+
+// ForgetDevice asks the agent to delete name's device from the tailnet.
+func (c *Client) ForgetDevice(ctx context.Context, name string) (string, error) {
+	var out string
+	if err := c.obj.CallWithContext(ctx, Interface+".ForgetDevice", 0, name).Store(&out); err != nil {
+		return "", fromDBus("forget device "+name, err)
+	}
+	return out, nil
+}
