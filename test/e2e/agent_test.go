@@ -37,7 +37,9 @@ func userConfig(t *testing.T, mode string) string {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	_ = os.Chmod(dir, 0o755)
 	p := filepath.Join(dir, "config.toml")
-	body := fmt.Sprintf("[container]\nimage = %q\nmemory = \"256M\"\ncpus = 0.5\n\n[agent]\nmode = %q\n", *testImage, mode)
+	// Standalone, the key comes from the user's own file (the agent's
+	// config decides otherwise).
+	body := fmt.Sprintf("[container]\nimage = %q\nmemory = \"256M\"\ncpus = 0.5\n\n[agent]\nmode = %q\n\n[secrets]\nbackend = \"file\"\n", *testImage, mode)
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +88,17 @@ func ledgerAll(t *testing.T, cfg string) ledgerJSON {
 // setHostConfig rewrites the agent's config and restarts it.
 func setHostConfig(t *testing.T, maxGlobal int) {
 	t.Helper()
-	body := fmt.Sprintf("[caps]\nmax_per_user = 5\nmax_global = %d\n\n[host]\ncpus = 64\nmemory = \"256G\"\n\n[agent]\nmode = \"required\"\n\n[users.alice]\nadmin = true\n", maxGlobal)
+	writeHostConfig(t, fmt.Sprintf("[caps]\nmax_per_user = 5\nmax_global = %d\n", maxGlobal)+hostSecrets)
+}
+
+// hostSecrets is the test bed's [secrets] section (test/vm/guest-common.sh).
+const hostSecrets = "\n[secrets]\nbackend = \"file\"\npath = \"/run/devbox-authkeys/{user}-tailscale-authkey\"\n"
+
+// writeHostConfig writes the agent's config (the test bed's host, users and
+// agent sections, then extra) and restarts the agent.
+func writeHostConfig(t *testing.T, extra string) {
+	t.Helper()
+	body := "[host]\ncpus = 64\nmemory = \"256G\"\n\n[agent]\nmode = \"required\"\n\n[users.alice]\nadmin = true\n\n" + extra
 	if err := os.WriteFile("/etc/devbox-quadlet/config.toml", []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -80,10 +80,20 @@ func importTestImages() error {
 	// unit's journal) and exit 0 on SIGTERM, so a stop ends "inactive".
 	entry := `#!/bin/sh
 echo "devbox-test: up as uid $(id -u) on $(hostname)"
+[ -r /run/secrets/tailscale-authkey ] && echo "devbox-test: auth key present; would join as $DEVBOX_TS_HOSTNAME with $DEVBOX_TS_TAGS"
 trap 'echo "devbox-test: SIGTERM, exiting"; exit 0' TERM
 while :; do sleep 1 & wait $!; done
 `
 	if err := os.WriteFile(filepath.Join(root, "entrypoint"), []byte(entry), 0o755); err != nil {
+		return err
+	}
+	// The real tailnet cannot be reached from the test bed, so the image
+	// ships a stand-in tailscale that records its arguments in the
+	// container's log (PID 1's stdout goes to the unit's journal).
+	standin := `#!/bin/sh
+echo "tailscale-standin: $*" >/proc/1/fd/1
+`
+	if err := os.WriteFile(filepath.Join(root, "bin/tailscale"), []byte(standin), 0o755); err != nil {
 		return err
 	}
 	chat := `#!/bin/sh
@@ -210,6 +220,9 @@ func assertGone(t *testing.T, name string) {
 	}
 	if out := must(t, "podman", "volume", "ls", "--format", "{{.Name}}"); strings.Contains(out, "devbox-"+name+"-home") {
 		t.Errorf("podman volume ls still shows devbox-%s-home:\n%s", name, out)
+	}
+	if out := must(t, "podman", "secret", "ls", "--format", "{{.Name}}"); strings.Contains(out, "devbox-"+name+"-tsauthkey") {
+		t.Errorf("podman secret ls still shows devbox-%s-tsauthkey:\n%s", name, out)
 	}
 	entries, _ := os.ReadDir(quadletDir())
 	for _, e := range entries {

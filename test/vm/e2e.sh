@@ -26,12 +26,17 @@ cp "$here/guest-common.sh" "$run/share/"
 cp -r "$repo/contrib" "$run/share/contrib"
 cp "$here/guest-$mode.sh" "$run/share/run.sh"
 echo "DEVBOX_BENCH_N=${DEVBOX_BENCH_N:-5}" >"$run/share/bench.env"
+# For working on a few tests: DEVBOX_E2E_FOCUS_USER and DEVBOX_E2E_FOCUS_ROOT
+# are -test.run patterns for the alice and the root pass; with either set,
+# only those run, in one boot. CI sets neither.
+focus="${DEVBOX_E2E_FOCUS_USER:-}${DEVBOX_E2E_FOCUS_ROOT:-}"
+printf "FOCUS_USER='%s'\nFOCUS_ROOT='%s'\n" "${DEVBOX_E2E_FOCUS_USER:-}" "${DEVBOX_E2E_FOCUS_ROOT:-}" >"$run/share/focus.env"
 
 # The suite boots twice on the same disk (the reboot test); the demo once.
 # Each boot gets its own overlay on the previous boot's disk, so a boot can be
 # retried from exactly the state the previous boot left.
 boots=1
-[ "$mode" = test ] && boots=2
+[ "$mode" = test ] && [ -z "$focus" ] && boots=2
 final=0
 backing="$img/base.img" backing_fmt=raw
 for boot in $(seq 1 $boots); do

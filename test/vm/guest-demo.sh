@@ -15,6 +15,10 @@ cp /bin/busybox /tmp/img/root/bin/
 for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "/tmp/img/root/bin/$a"; done
 printf '#!/bin/sh\necho "demo payload up on $(hostname)"\ntrap "exit 0" TERM\nwhile :; do sleep 1 & wait $!; done\n' >/tmp/img/root/entrypoint
 chmod 755 /tmp/img/root/entrypoint
+# The tailnet cannot be reached from the VM: a stand-in tailscale, so destroy's
+# logout has something to run.
+printf '#!/bin/sh\necho "tailscale (stand-in): $*"\n' >/tmp/img/root/bin/tailscale
+chmod 755 /tmp/img/root/bin/tailscale
 tar -C /tmp/img/root -cf /tmp/img/root.tar .
 chmod 644 /tmp/img/root.tar
 as alice podman import --change 'CMD ["/entrypoint"]' /tmp/img/root.tar localhost/devbox:latest >/dev/null
@@ -26,6 +30,8 @@ dq=/share/bin/devbox-quadlet
 show $dq create demo --cpus 1 --memory 1G
 show systemctl --user status --no-pager --lines 3 devbox-demo.service
 show podman ps --format '{{.Names}}  {{.Status}}  {{.Image}}'
+show podman secret ls --format '{{.Name}}'
+show podman exec devbox-demo ls -l /run/secrets/tailscale-authkey
 show $dq list
 show $dq stop demo
 show $dq list
@@ -34,6 +40,7 @@ show $dq list --json
 show $dq destroy demo
 show podman ps -a --format '{{.Names}}'
 show podman volume ls --format '{{.Name}}'
+show podman secret ls --format '{{.Name}}'
 show systemctl --user list-units --all --no-legend 'devbox-*'
 echo
 echo "demo finished"

@@ -10,16 +10,25 @@ for u in alice bob carol; do wait_user_manager "$u"; done
 install_agent
 cd /tmp
 rc=0
+FOCUS_USER='' FOCUS_ROOT=''
+. /share/focus.env 2>/dev/null || true
+if [ -n "$FOCUS_USER$FOCUS_ROOT" ]; then
+	echo "== focused run: alice '${FOCUS_USER:-none}', root '${FOCUS_ROOT:-none}'"
+	for u in alice bob carol; do as $u $e2e -test.run '^$' >/dev/null || rc=1; done
+	[ -z "$FOCUS_USER" ] || as alice $e2e -test.timeout 25m -test.run "$FOCUS_USER" || rc=1
+	[ -z "$FOCUS_ROOT" ] || $e2e -test.timeout 20m -test.run "$FOCUS_ROOT" || rc=1
+	exit $rc
+fi
 case "${DEVBOX_BOOT:-1}" in
 1)
 	echo "== guest: $(systemctl --version | head -n1), $(podman --version)"
 	echo "== e2e as alice"
-	as alice $e2e -test.timeout 25m -test.skip '^TestReboot$|^TestAgent' || rc=1
+	as alice $e2e -test.timeout 25m -test.skip '^TestReboot$|^TestAgent|^TestSecrets' || rc=1
 	echo "== e2e as bob (create, limits, list, destroy)"
 	as bob $e2e -test.timeout 10m -test.run 'TestCreateLimitsListDestroy/demo' || rc=1
-	echo "== e2e as root: the host agent across users"
+	echo "== e2e as root: the host agent and the secrets across users"
 	as carol $e2e -test.run '^$' >/dev/null || rc=1 # imports carol's test images
-	$e2e -test.timeout 20m -test.run '^TestAgent' || rc=1
+	$e2e -test.timeout 20m -test.run '^TestAgent|^TestSecrets' || rc=1
 	echo "== reboot test, boot 1 of 2: prepare"
 	as alice $e2e -test.timeout 5m -test.run '^TestReboot$' -reboot prepare || rc=1
 	;;
