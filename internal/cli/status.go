@@ -52,6 +52,11 @@ type statusResult struct {
 	Volume        string  `json:"volume"`
 	UnitFile      string  `json:"unit_file"`
 	Syncthing     bool    `json:"syncthing"`
+	// Secret, Hostname and Tags describe the tailnet side; Secret is empty
+	// for a container created without an auth key.
+	Secret   string `json:"secret"`
+	Hostname string `json:"tailnet_hostname,omitempty"`
+	Tags     string `json:"tailnet_tags,omitempty"`
 }
 
 func counter(v uint64) *uint64 {
@@ -74,15 +79,11 @@ func runStatus(c *cli.Context, env *Env) error {
 	if _, err := existing(env, name); err != nil {
 		return err
 	}
-	specs, err := ownContainers(env)
+	// Only this container's file: parsing every one would make status
+	// slower the more containers the user has.
+	spec, err := readSpec(env, name)
 	if err != nil {
 		return err
-	}
-	var spec quadlet.Spec
-	for _, s := range specs {
-		if s.Name == name {
-			spec = s
-		}
 	}
 	sys, err := dial(c, env)
 	if err != nil {
@@ -103,6 +104,9 @@ func runStatus(c *cli.Context, env *Env) error {
 		Restarts: st.NRestarts, Volume: quadlet.VolumeName(name),
 		UnitFile:  filepath.Join(env.QuadletDir(), quadlet.ContainerFile(name)),
 		Syncthing: spec.Syncthing,
+	}
+	if spec.Tailnet {
+		res.Secret, res.Hostname, res.Tags = quadlet.SecretName(name), name, quadlet.Tags(spec.Owner)
 	}
 	if st.MemoryMax == sd.Unset {
 		res.MemoryMax = int64(spec.Memory)
@@ -142,6 +146,11 @@ func runStatus(c *cli.Context, env *Env) error {
 	fmt.Fprintf(w, "  created:    %s by %s\n", res.Created, res.Owner)
 	fmt.Fprintf(w, "  volume:     %s (mounted at %s)\n", res.Volume, quadlet.HomeMount)
 	fmt.Fprintf(w, "  unit file:  %s\n", res.UnitFile)
+	if spec.Tailnet {
+		fmt.Fprintf(w, "  tailnet:    %s with %s; auth key in podman secret %s\n", res.Hostname, res.Tags, res.Secret)
+	} else {
+		fmt.Fprintf(w, "  tailnet:    none (created without an auth key)\n")
+	}
 	fmt.Fprintf(w, "  mode:       %s\n", modeLine(ag))
 	if st.LoadState != "loaded" {
 		return errdefs.Errorf(errdefs.System, "status %s: systemd has not loaded %s (load state %q)", name, unit, st.LoadState)
