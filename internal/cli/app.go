@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -14,7 +15,17 @@ import (
 
 // Run runs the command line args (args[0] is the program name) and returns
 // the process exit code. It never calls os.Exit: only main does.
-func Run(ctx context.Context, args []string, env *Env) int {
+func Run(ctx context.Context, args []string, env *Env) (code int) {
+	// A bug must not look like a usage error: Go's own panic exit status is
+	// 2, which R-09 gives to usage errors. Exit 1 ("anything else") instead.
+	// A create cut short this way leaves its intent record, so the next
+	// create or destroy cleans up after it.
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(env.Stderr, "devbox-quadlet: internal error: %v\n%s\nhint: this is a bug in devbox-quadlet; please report it with the lines above\n", r, debug.Stack())
+			code = 1
+		}
+	}()
 	var notFound string
 	app := newApp(env)
 	app.CommandNotFound = func(_ *cli.Context, cmd string) { notFound = cmd }

@@ -27,9 +27,14 @@ type fakeSystemd struct {
 	dir       string
 	reloadSaw [][]string
 	restarts  uint32
+	// panicOnReload stands for a bug anywhere in a verb.
+	panicOnReload bool
 }
 
 func (f *fakeSystemd) Reload(context.Context) error {
+	if f.panicOnReload {
+		panic("fake systemd: reload exploded")
+	}
 	f.calls = append(f.calls, "reload")
 	entries, _ := os.ReadDir(f.dir)
 	var names []string
@@ -408,5 +413,26 @@ func TestRenderTouchesNothing(t *testing.T) {
 	}
 	if files := h.quadletFiles(); len(files) != 0 {
 		t.Errorf("render wrote %v", files)
+	}
+}
+
+// TestInternalErrorExits1 covers the "anything else" row of the exit-code
+// table: a bug (a panic) exits 1, not Go's 2, which means a usage error, and
+// the create it cut short is cleaned up by the next one.
+func TestInternalErrorExits1(t *testing.T) {
+	h := newHarness(t)
+	h.sys.panicOnReload = true
+	if code := h.run("create", "demo"); code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, h.errOut)
+	}
+	if !strings.Contains(h.errOut.String(), "internal error: fake systemd: reload exploded") || !strings.Contains(h.errOut.String(), "hint: this is a bug") {
+		t.Errorf("stderr:\n%s", h.errOut)
+	}
+	h.sys.panicOnReload = false
+	if code := h.run("create", "demo"); code != 0 {
+		t.Fatalf("create after the panic: exit %d: %s", code, h.errOut)
+	}
+	if !strings.Contains(h.errOut.String(), "interrupted create") {
+		t.Errorf("the next create did not clean up after the panic:\n%s", h.errOut)
 	}
 }
