@@ -81,7 +81,7 @@ func authKey(ctx context.Context, env *Env, cfg config.Config, ag Agent, name st
 	if ag != nil {
 		k, err := ag.AuthKey(ctx, name)
 		if err != nil {
-			return nil, withHint(err, "the host agent resolves your key (secrets.backend = %q); ask the host's admin to check `journalctl -u devbox-quadlet-agent`", cfg.Secrets.Backend)
+			return nil, withHint(err, "the host agent resolves your key from the backend in the host's config; ask the host's admin to check `journalctl -u devbox-quadlet-agent`")
 		}
 		return k, nil
 	}
