@@ -10,15 +10,7 @@ install_agent
 N=${DEVBOX_BENCH_N:-5}
 dq=/share/bin/devbox-quadlet
 
-# The same busybox payload as the demo, imported without a registry.
-mkdir -p /tmp/img/root/bin /tmp/img/root/home/dev /tmp/img/root/tmp
-cp /bin/busybox /tmp/img/root/bin/
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "/tmp/img/root/bin/$a"; done
-printf '#!/bin/sh\ntrap "exit 0" TERM\nwhile :; do sleep 1 & wait $!; done\n' >/tmp/img/root/entrypoint
-chmod 755 /tmp/img/root/entrypoint
-tar -C /tmp/img/root -cf /tmp/img/root.tar .
-chmod 644 /tmp/img/root.tar
-as alice podman import --change 'CMD ["/entrypoint"]' /tmp/img/root.tar localhost/devbox:latest >/dev/null
+import_payload_image alice localhost/devbox:latest
 printf '[container]\nimage = "localhost/devbox:latest"\n\n[caps]\nmax_per_user = 60\n' >/tmp/bench.toml
 chmod 644 /tmp/bench.toml
 # The list timing needs 50 containers of one user: lift the agent's per-user

@@ -74,3 +74,21 @@ install_test_keys() {
 		chmod 0600 "/home/$u/.config/devbox-quadlet/tailscale-authkey"
 	done
 }
+
+# import_payload_image USER REF: build a busybox image whose entrypoint
+# announces itself and exits 0 on SIGTERM, with a stand-in tailscale (the
+# tailnet cannot be reached from the VM), and import it for USER without a
+# registry. The e2e suite builds its own variants in Go (test/e2e).
+import_payload_image() {
+	root=$(mktemp -d)
+	mkdir -p "$root/bin" "$root/home/dev" "$root/tmp"
+	cp /bin/busybox "$root/bin/"
+	for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"; done
+	printf '#!/bin/sh\necho "demo payload up on $(hostname)"\ntrap "exit 0" TERM\nwhile :; do sleep 1 & wait $!; done\n' >"$root/entrypoint"
+	printf '#!/bin/sh\necho "tailscale (stand-in): $*"\n' >"$root/bin/tailscale"
+	chmod 755 "$root/entrypoint" "$root/bin/tailscale"
+	tar -C "$root" -cf "$root.tar" .
+	chmod 644 "$root.tar"
+	as "$1" podman import --change 'CMD ["/entrypoint"]' "$root.tar" "$2" >/dev/null
+	rm -rf "$root" "$root.tar"
+}
