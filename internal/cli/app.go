@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 
@@ -58,6 +59,9 @@ func newApp(env *Env) *cli.App {
 		Commands: []*cli.Command{
 			createCommand(env),
 			rotateKeyCommand(env),
+			keepaliveCommand(env),
+			reapCommand(env),
+			restoreCommand(env),
 			startCommand(env),
 			stopCommand(env),
 			restartCommand(env),
@@ -180,6 +184,18 @@ func configPath(c *cli.Context, env *Env) (string, bool) {
 }
 
 // loadConfig loads the configuration that configPath names.
+// configFileArg is the config file named by --config or
+// $DEVBOX_QUADLET_CONFIG, or "" for the default path.
+func configFileArg(c *cli.Context, env *Env) string {
+	if path, explicit := configPath(c, env); explicit {
+		if abs, err := filepath.Abs(path); err == nil {
+			return abs
+		}
+		return path
+	}
+	return ""
+}
+
 func loadConfig(c *cli.Context, env *Env) (config.Config, error) {
 	path, explicit := configPath(c, env)
 	cfg, _, err := config.Load(path, explicit)

@@ -27,6 +27,7 @@ type fakeSystemd struct {
 	dir       string
 	reloadSaw [][]string
 	restarts  uint32
+	cpu       map[string]time.Duration
 	// panicOnReload stands for a bug anywhere in a verb.
 	panicOnReload bool
 }
@@ -63,6 +64,11 @@ func (f *fakeSystemd) ServiceStatus(_ context.Context, u string) (sd.Status, err
 	}
 	return sd.Status{UnitState: st, NRestarts: f.restarts, MemoryCurrent: sd.Unset, CPUUsageNSec: sd.Unset, MemoryMax: 4 << 30, TasksMax: 4096}, nil
 }
+func (f *fakeSystemd) CPUUsage(_ context.Context, u string) (time.Duration, bool, error) {
+	f.calls = append(f.calls, "cpu "+u)
+	v, ok := f.cpu[u]
+	return v, ok, nil
+}
 func (f *fakeSystemd) ResetFailed(_ context.Context, u string) error {
 	f.calls = append(f.calls, "reset-failed "+u)
 	return nil
@@ -82,11 +88,12 @@ func (f *fakeSystemd) Units(_ context.Context, names []string) ([]sd.UnitState, 
 func (f *fakeSystemd) Close() {}
 
 type fakePodman struct {
-	images  []string
-	volumes []string
-	calls   []string
-	secrets map[string]string
-	execErr error
+	images    []string
+	volumes   []string
+	calls     []string
+	secrets   map[string]string
+	execErr   error
+	exportErr error
 }
 
 // canary stands for a real auth key; no output, file or argument may show it.
@@ -98,6 +105,18 @@ func (p *fakePodman) CreateSecret(_ context.Context, n string, data []byte) erro
 		p.secrets = map[string]string{}
 	}
 	p.secrets[n] = string(data)
+	return nil
+}
+func (p *fakePodman) ExportVolume(_ context.Context, n, path string) error {
+	p.calls = append(p.calls, "export "+n)
+	if p.exportErr != nil {
+		return p.exportErr
+	}
+	return os.WriteFile(path, []byte("tar of "+n), 0o600)
+}
+func (p *fakePodman) ImportVolume(_ context.Context, n, path string) error {
+	p.calls = append(p.calls, "import "+n)
+	p.volumes = append(p.volumes, n)
 	return nil
 }
 func (p *fakePodman) RemoveSecret(_ context.Context, n string) error {
@@ -134,13 +153,14 @@ func (p *fakePodman) RemoveContainer(_ context.Context, n string) error {
 }
 
 type harness struct {
-	env    *Env
-	sys    *fakeSystemd
-	pod    *fakePodman
-	out    *bytes.Buffer
-	errOut *bytes.Buffer
-	dials  int
-	vars   map[string]string
+	env     *Env
+	sys     *fakeSystemd
+	pod     *fakePodman
+	out     *bytes.Buffer
+	errOut  *bytes.Buffer
+	dials   int
+	vars    map[string]string
+	journal []string
 }
 
 func newHarness(t *testing.T) *harness {
@@ -164,6 +184,12 @@ func newHarness(t *testing.T) *harness {
 		Journal:       fakeJournal{lines: []string{"payload: cannot find /bin/app"}},
 		PayloadAlive:  func(string) (bool, error) { return true, nil },
 		CgroupRoot:    filepath.Join(home, "cgroup"),
+		SendJournal: func(msg string, fields map[string]string) error {
+			h.journal = append(h.journal, fields["MESSAGE_ID"]+" "+msg)
+			return nil
+		},
+		TerminalDir: filepath.Join(home, "pts"),
+		Executable:  func() (string, error) { return "/usr/bin/devbox-quadlet", nil },
 	}
 	h.sys = &fakeSystemd{dir: h.env.QuadletDir(), states: map[string]sd.UnitState{}}
 	h.env.DialSystemd = func(context.Context, *Env) (Systemd, error) { h.dials++; return h.sys, nil }
@@ -193,7 +219,8 @@ func TestCreateHappyPath(t *testing.T) {
 	if got, want := h.quadletFiles(), []string{"devbox-demo-home.volume", "devbox-demo.container"}; !slices.Equal(got, want) {
 		t.Errorf("files = %v, want %v", got, want)
 	}
-	if want := []string{"reload", "start devbox-demo.service"}; !slices.Equal(h.sys.calls, want) {
+	// The first create also installs and starts the reaper's timer.
+	if want := []string{"reload", "start devbox-demo.service", "start devbox-quadlet-reap.timer"}; !slices.Equal(h.sys.calls, want) {
 		t.Errorf("systemd calls = %v, want %v", h.sys.calls, want)
 	}
 	var res createResult
@@ -214,7 +241,7 @@ func TestCreateNoStart(t *testing.T) {
 	if code := h.run("create", "--no-start", "demo"); code != 0 {
 		t.Fatalf("exit %d: %s", code, h.errOut)
 	}
-	if want := []string{"reload"}; !slices.Equal(h.sys.calls, want) {
+	if want := []string{"reload", "start devbox-quadlet-reap.timer"}; !slices.Equal(h.sys.calls, want) {
 		t.Errorf("systemd calls = %v, want %v", h.sys.calls, want)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/reaper"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets"
 )
 
@@ -121,6 +122,7 @@ func runCreate(c *cli.Context, env *Env) error {
 	}
 	spec.Syncthing = c.Bool("with-syncthing")
 	spec.Tailnet = tailnetEnabled(cfg)
+	spec.ActivityDir = env.activityDir(name)
 	files, err := quadlet.Render(spec)
 	if err != nil {
 		return err
@@ -225,6 +227,7 @@ func runCreate(c *cli.Context, env *Env) error {
 	if err := env.writeIntent(intent{Name: name, Started: env.Now().UTC(), PID: os.Getpid(), VolumeExisted: volumeExisted}); err != nil {
 		return err
 	}
+	timerNew := false
 	err = func() error {
 		if spec.Tailnet {
 			if err := env.Podman.CreateSecret(c.Context, quadlet.SecretName(name), key); err != nil {
@@ -232,12 +235,23 @@ func runCreate(c *cli.Context, env *Env) error {
 			}
 			crashPoint(env, "after-secret")
 		}
+		// The activity directory must exist before the start: podman
+		// refuses a bind mount of a missing path.
+		if err := os.MkdirAll(spec.ActivityDir, 0o700); err != nil {
+			return errdefs.Errorf(errdefs.System, "create %s: %w", spec.ActivityDir, err)
+		}
 		for _, f := range files {
 			if err := writeNew(dir, f.Name, f.Content); err != nil {
 				return err
 			}
 		}
 		crashPoint(env, "after-files")
+		// The reaper's timer is per user, not per container: installed by
+		// the first create that finds it missing, and kept by rollbacks.
+		var terr error
+		if timerNew, terr = ensureReapTimer(env, cfg, configFileArg(c, env)); terr != nil {
+			warnf(env, "the reaper's timer was not installed: %v", terr)
+		}
 		if err := sys.Reload(c.Context); err != nil {
 			return err
 		}
@@ -282,6 +296,11 @@ func runCreate(c *cli.Context, env *Env) error {
 	}
 	if err := env.clearIntent(name); err != nil {
 		return err
+	}
+	if timerNew {
+		if err := sys.Start(c.Context, reaper.TimerUnit); err != nil {
+			warnf(env, "the reaper's timer is installed but did not start: %v", err)
+		}
 	}
 
 	state := "stopped"

@@ -32,6 +32,7 @@ type Systemd interface {
 	ResetFailed(ctx context.Context, unit string) error
 	Units(ctx context.Context, names []string) ([]sd.UnitState, error)
 	ServiceStatus(ctx context.Context, unit string) (sd.Status, error)
+	CPUUsage(ctx context.Context, unit string) (time.Duration, bool, error)
 	Close()
 }
 
@@ -50,6 +51,8 @@ type Podman interface {
 	CreateSecret(ctx context.Context, name string, data []byte) error
 	RemoveSecret(ctx context.Context, name string) error
 	Exec(ctx context.Context, container string, argv ...string) (string, error)
+	ExportVolume(ctx context.Context, name, path string) error
+	ImportVolume(ctx context.Context, name, path string) error
 }
 
 // Env is everything a verb may touch outside its own arguments. main builds
@@ -68,6 +71,12 @@ type Env struct {
 	// PayloadAlive reports whether a unit's container payload is running,
 	// from its cgroup (see sd.PayloadAlive).
 	PayloadAlive func(controlGroup string) (bool, error)
+	// SendJournal writes a structured journal entry (the reaper's warnings).
+	SendJournal func(msg string, fields map[string]string) error
+	// TerminalDir holds the terminals the reaper writes warnings to (/dev/pts).
+	TerminalDir string
+	// Executable is this binary's path, for the reaper timer's ExecStart=.
+	Executable func() (string, error)
 	// DialAgent connects to the host agent's bus; nil means never (tests).
 	DialAgent func(ctx context.Context) (Agent, error)
 	// CgroupRoot is where cgroup v2 is mounted; list reads memory.current
@@ -91,6 +100,9 @@ func DefaultEnv() *Env {
 		Journal:       journal.Runner{},
 		PayloadAlive:  func(cg string) (bool, error) { return sd.PayloadAlive("/sys/fs/cgroup", cg) },
 		StartSettle:   time.Second,
+		SendJournal:   journal.Send,
+		TerminalDir:   "/dev/pts",
+		Executable:    os.Executable,
 		CgroupRoot:    "/sys/fs/cgroup",
 		DialAgent: func(ctx context.Context) (Agent, error) {
 			c, err := agent.Dial(ctx)

@@ -154,6 +154,15 @@ func teardown(parent context.Context, env *Env, sys Systemd, name string, keepVo
 	if !keepVolume {
 		step(env.Podman.RemoveVolume(ctx, quadlet.VolumeName(name)))
 	}
+	// The reaper's clock and the activity directory belong to this
+	// container; a later container of the same name starts afresh.
+	// A file the image made as a non-root user inside belongs to a subuid
+	// the user cannot delete without `podman unshare`; that must not fail a
+	// destroy, so it is only reported.
+	if err := os.RemoveAll(env.activityDir(name)); err != nil {
+		warnf(env, "could not remove the activity directory: %v (`podman unshare rm -rf %s` will)", err, env.activityDir(name))
+	}
+	step(removeIfExists(env.recordPath(name)))
 	return errors.Join(errs...)
 }
 

@@ -55,6 +55,8 @@ type listedEntry struct {
 	// MemoryCurrent is read from the unit's cgroup; null when not running.
 	MemoryCurrent *uint64 `json:"memory_current"`
 	Autostart     bool    `json:"autostart"`
+	// Reaper is the idle clock as of the last sweep.
+	Reaper reaperView `json:"reaper"`
 }
 
 // memoryCurrent reads memory.current of a running unit from the cgroup file
@@ -180,6 +182,7 @@ func runList(c *cli.Context, env *Env) error {
 				Image: string(s.Image), CPUs: float64(s.CPUs), MemoryMax: int64(s.Memory),
 				Created: created, Volume: quadlet.VolumeName(s.Name),
 				Autostart: env.autostartEnabled(s.Name),
+				Reaper:    reaperViewOf(env, cfg, s.Name),
 			})
 			if stateWord(st) == "running" {
 				res.Containers[len(res.Containers)-1].MemoryCurrent = memoryCurrent(env, quadlet.ServiceUnit(s.Name))
@@ -194,7 +197,7 @@ func runList(c *cli.Context, env *Env) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tAUTOSTART\tCPUS\tMEMORY\tMEM USE\tCREATED\tIMAGE")
+	fmt.Fprintln(tw, "NAME\tSTATE\tAUTOSTART\tCPUS\tMEMORY\tMEM USE\tREAPER\tCREATED\tIMAGE")
 	for _, e := range res.Containers {
 		use, auto := "-", "no"
 		if e.MemoryCurrent != nil {
@@ -203,7 +206,7 @@ func runList(c *cli.Context, env *Env) error {
 		if e.Autostart {
 			auto = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.State, auto, config.CPUs(e.CPUs), config.Size(e.MemoryMax), use, e.Created, e.Image)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.State, auto, config.CPUs(e.CPUs), config.Size(e.MemoryMax), use, e.Reaper.brief(), e.Created, e.Image)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

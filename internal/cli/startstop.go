@@ -130,17 +130,11 @@ func runLifecycle(c *cli.Context, env *Env, verb string) error {
 // not know (created before the agent was installed) is adopted: admitted as
 // a create, which also checks its name is still free.
 func reserveStart(c *cli.Context, env *Env, ag Agent, name string) error {
-	specs, err := ownContainers(env)
+	spec, err := readSpec(env, name)
 	if err != nil {
 		return err
 	}
-	var cpus float64
-	var mem int64
-	for _, s := range specs {
-		if s.Name == name {
-			cpus, mem = float64(s.CPUs), int64(s.Memory)
-		}
-	}
+	cpus, mem := float64(spec.CPUs), int64(spec.Memory)
 	err = ag.Reserve(c.Context, name, false, cpus, mem)
 	if errdefs.Is(err, errdefs.NotFound) {
 		err = ag.Reserve(c.Context, name, true, cpus, mem)

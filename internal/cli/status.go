@@ -57,6 +57,8 @@ type statusResult struct {
 	Secret   string `json:"secret"`
 	Hostname string `json:"tailnet_hostname,omitempty"`
 	Tags     string `json:"tailnet_tags,omitempty"`
+	// Reaper is the idle clock as of the last sweep.
+	Reaper reaperView `json:"reaper"`
 }
 
 func counter(v uint64) *uint64 {
@@ -105,6 +107,7 @@ func runStatus(c *cli.Context, env *Env) error {
 		UnitFile:  filepath.Join(env.QuadletDir(), quadlet.ContainerFile(name)),
 		Syncthing: spec.Syncthing,
 	}
+	res.Reaper = reaperViewOf(env, t.cfg, name)
 	if spec.Tailnet {
 		res.Secret, res.Hostname, res.Tags = quadlet.SecretName(name), name, quadlet.Tags(spec.Owner)
 	}
@@ -151,6 +154,7 @@ func runStatus(c *cli.Context, env *Env) error {
 	} else {
 		fmt.Fprintf(w, "  tailnet:    none (created without an auth key)\n")
 	}
+	fmt.Fprintf(w, "  reaper:     %s\n", res.Reaper.line())
 	fmt.Fprintf(w, "  mode:       %s\n", modeLine(ag))
 	if st.LoadState != "loaded" {
 		return errdefs.Errorf(errdefs.System, "status %s: systemd has not loaded %s (load state %q)", name, unit, st.LoadState)

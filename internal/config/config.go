@@ -62,10 +62,21 @@ type Caps struct {
 	MaxGlobal  Count `toml:"max_global"`
 }
 
-// Reaper holds the idle windows of R-14.
+// Reaper holds the idle windows of R-13 to R-15.
 type Reaper struct {
-	IdleStop       Duration `toml:"idle_stop"`
+	// IdleStop: a running container with no activity this long is stopped.
+	IdleStop Duration `toml:"idle_stop"`
+	// StoppedDestroy: a container stopped this long is archived and destroyed.
 	StoppedDestroy Duration `toml:"stopped_destroy"`
+	// WarnBefore: the owner is warned this long before either.
+	WarnBefore Duration `toml:"warn_before"`
+	// CPUActiveThreshold: CPU time per hour of wall time above which a
+	// container counts as busy.
+	CPUActiveThreshold Duration `toml:"cpu_active_threshold"`
+	// ArchiveKeep: how long the home archives of destroyed containers stay.
+	ArchiveKeep Duration `toml:"archive_keep"`
+	// SweepInterval: how often the reaper's timer runs.
+	SweepInterval Duration `toml:"sweep_interval"`
 }
 
 // Secrets says where Tailscale auth keys come from (R-16). With the agent,
@@ -118,8 +129,10 @@ func Default() Config {
 			Memory:   4 << 30,
 			TasksMax: 4096,
 		},
-		Caps:    Caps{MaxPerUser: 5, MaxGlobal: 7},
-		Reaper:  Reaper{IdleStop: Duration(7 * 24 * 3600e9), StoppedDestroy: Duration(14 * 24 * 3600e9)},
+		Caps: Caps{MaxPerUser: 5, MaxGlobal: 7},
+		Reaper: Reaper{IdleStop: Duration(7 * 24 * 3600e9), StoppedDestroy: Duration(14 * 24 * 3600e9),
+			WarnBefore: Duration(24 * 3600e9), CPUActiveThreshold: Duration(5 * 60e9),
+			ArchiveKeep: Duration(30 * 24 * 3600e9), SweepInterval: Duration(3600e9)},
 		Secrets: Secrets{Backend: "onepassword", Vault: "DevBox", Env: "DEVBOX_QUADLET_TS_AUTHKEY", Timeout: Duration(20e9)},
 		Tailnet: Tailnet{LogoutTimeout: Duration(15e9), APIURL: "https://api.tailscale.com", Name: "-"},
 		Host:    Host{Overcommit: 1},

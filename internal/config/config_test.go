@@ -25,6 +25,10 @@ max_global = 10
 [reaper]
 idle_stop = "36h"
 stopped_destroy = "1d12h"
+warn_before = "30s"
+cpu_active_threshold = "2m"
+archive_keep = "7d"
+sweep_interval = "10s"
 
 [secrets]
 backend = "file"
@@ -59,7 +63,9 @@ max_per_user = 2
 	if cfg.Container.CPUs != 1.5 || cfg.Container.Memory != 512<<20 || cfg.Container.TasksMax != 1024 {
 		t.Errorf("container = %+v", cfg.Container)
 	}
-	if cfg.Reaper.IdleStop != Duration(36*time.Hour) || cfg.Reaper.StoppedDestroy != Duration(36*time.Hour) {
+	if cfg.Reaper.IdleStop != Duration(36*time.Hour) || cfg.Reaper.StoppedDestroy != Duration(36*time.Hour) ||
+		cfg.Reaper.WarnBefore != Duration(30*time.Second) || cfg.Reaper.CPUActiveThreshold != Duration(2*time.Minute) ||
+		cfg.Reaper.ArchiveKeep != Duration(7*24*time.Hour) || cfg.Reaper.SweepInterval != Duration(10*time.Second) {
 		t.Errorf("reaper = %+v", cfg.Reaper)
 	}
 	if cfg.Secrets.Path != "/run/agenix/{user}-tailscale-authkey" || cfg.Secrets.Timeout != Duration(30*time.Second) || cfg.Secrets.Env != "DEVBOX_QUADLET_TS_AUTHKEY" {

@@ -7,13 +7,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
+
+	sdjournal "github.com/coreos/go-systemd/v22/journal"
 )
 
 // Query says which part of a container's log to read.
@@ -160,4 +164,15 @@ func (r Runner) Tail(ctx context.Context, unit string, n int) []string {
 		return nil
 	}
 	return strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+}
+
+// Send writes a structured entry (MESSAGE plus fields such as MESSAGE_ID)
+// to the journal over its native socket, or the message to stderr where
+// there is no journal. The reaper's warnings use it.
+func Send(msg string, fields map[string]string) error {
+	if !sdjournal.Enabled() {
+		_, err := fmt.Fprintln(os.Stderr, msg)
+		return err
+	}
+	return sdjournal.Send(msg, sdjournal.PriNotice, fields)
 }

@@ -137,3 +137,29 @@ func (c Client) Exec(ctx context.Context, container string, argv ...string) (str
 	}
 	return msg, nil
 }
+
+// ExportVolume writes the named volume's contents as a tar archive to path.
+func (c Client) ExportVolume(ctx context.Context, name, path string) error {
+	code, msg, err := c.run(ctx, "volume", "export", "--output", path, "--", name)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return errdefs.Errorf(errdefs.System, "podman volume export %s: exit %d: %s", name, code, msg)
+	}
+	return nil
+}
+
+// ImportVolume creates the named volume and fills it from a tar archive.
+func (c Client) ImportVolume(ctx context.Context, name, path string) error {
+	for _, args := range [][]string{{"volume", "create", "--", name}, {"volume", "import", "--", name, path}} {
+		code, msg, err := c.run(ctx, args...)
+		if err != nil {
+			return err
+		}
+		if code != 0 {
+			return errdefs.Errorf(errdefs.System, "podman %s: exit %d: %s", strings.Join(args, " "), code, msg)
+		}
+	}
+	return nil
+}

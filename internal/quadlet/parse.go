@@ -25,6 +25,8 @@ func Parse(content []byte) (Spec, error) {
 		switch {
 		case o.Section == "Container" && o.Name == "Image":
 			s.Image = config.ImageRef(o.Value)
+		case o.Section == "Container" && o.Name == "Volume" && strings.HasSuffix(o.Value, ":"+ActivityMount+":rw"):
+			s.ActivityDir = strings.TrimSuffix(o.Value, ":"+ActivityMount+":rw")
 		case o.Section == "Service" && o.Name == "TasksMax":
 			s.TasksMax, _ = strconv.Atoi(o.Value)
 		case o.Section == "Container" && o.Name == "Label":

@@ -32,7 +32,14 @@ type Spec struct {
 	// Tailnet mounts the podman secret SecretName(Name) at AuthKeyPath and
 	// tells the image its tailnet hostname and tags (R-17, R-18).
 	Tailnet bool
+	// ActivityDir is the host directory bind-mounted read-write at
+	// ActivityMount, where the image records interactive sessions for the
+	// reaper (docs/image-contract.md). Empty: no mount.
+	ActivityDir string
 }
+
+// ActivityMount is where the container sees its activity directory.
+const ActivityMount = "/run/devbox/activity"
 
 // Where the auth key appears inside the container, and the plain settings
 // the image's entrypoint reads (docs/image-contract.md).
@@ -120,6 +127,11 @@ func Render(s Spec) ([]File, error) {
 		labels = append(labels, LabelSync+"=true")
 		container = append(container, unit.NewUnitOption("Container", "Environment", "DEVBOX_SYNCTHING=1"))
 	}
+	if s.ActivityDir != "" {
+		container = append(container,
+			unit.NewUnitOption("Container", "Volume", s.ActivityDir+":"+ActivityMount+":rw"),
+			unit.NewUnitOption("Container", "Environment", "DEVBOX_ACTIVITY_DIR="+ActivityMount))
+	}
 	if s.Tailnet {
 		labels = append(labels, LabelTailnet+"=true")
 		container = append(container,
@@ -178,6 +190,9 @@ func (s Spec) validate() error {
 		if v == "" || strings.ContainsAny(v, " \t\r\n\x00\\\"'%") {
 			return errdefs.Errorf(errdefs.Usage, "render %s: invalid %s %q", s.Name, field, v)
 		}
+	}
+	if d := s.ActivityDir; d != "" && (!strings.HasPrefix(d, "/") || strings.ContainsAny(d, " \t\r\n\x00\\\"'%:") || strings.Contains(d, "/../")) {
+		return errdefs.Errorf(errdefs.Usage, "render %s: the activity directory %q cannot be written into a unit file (it must be absolute, without spaces, quotes, %% or :)", s.Name, d)
 	}
 	if s.CPUs < config.MinCPUs || s.CPUs > config.MaxCPUs {
 		return errdefs.Errorf(errdefs.Usage, "render %s: CPU count %s out of range", s.Name, s.CPUs)

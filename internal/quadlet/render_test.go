@@ -41,6 +41,7 @@ func TestRenderGolden(t *testing.T) {
 		{"fractional-cpus", func(s *Spec) { s.CPUs = 0.5; s.Memory = 1536 << 20; s.TasksMax = 512 }},
 		{"syncthing", func(s *Spec) { s.Syncthing = true }},
 		{"tailnet", func(s *Spec) { s.Tailnet = true }},
+		{"activity", func(s *Spec) { s.ActivityDir = "/home/alice/.local/state/devbox-quadlet/activity/demo" }},
 		{"registry-image-long-name", func(s *Spec) {
 			s.Name = "a" + strings.Repeat("b-", 30) + "cd"
 			s.Owner = "bob"

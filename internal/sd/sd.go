@@ -222,6 +222,20 @@ func (m *Manager) ServiceStatus(ctx context.Context, unit string) (Status, error
 	return st, nil
 }
 
+// CPUUsage reads CPUUsageNSec of a service: one property read, for the
+// reaper's sweep. ok is false when systemd has no value (a stopped unit).
+func (m *Manager) CPUUsage(ctx context.Context, unit string) (time.Duration, bool, error) {
+	p, err := m.conn.GetServicePropertyContext(ctx, unit, "CPUUsageNSec")
+	if err != nil {
+		return 0, false, errdefs.Errorf(errdefs.System, "read CPUUsageNSec of %s: %w", unit, err)
+	}
+	v := num(p.Value.Value())
+	if v == Unset {
+		return 0, false, nil
+	}
+	return time.Duration(v), true, nil
+}
+
 func str(v any) string {
 	s, _ := v.(string)
 	return s

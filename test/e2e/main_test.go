@@ -25,6 +25,7 @@ var (
 	badImage  = flag.String("broken-image", "localhost/devbox-broken:latest", "image whose entrypoint does not exist")
 	exitImage = "localhost/devbox-exit1:latest"  // entrypoint prints an error and exits 1
 	chatty    = "localhost/devbox-chatty:latest" // prints "line 1".."line 12", then idles
+	busyImage = "localhost/devbox-busy:latest"   // spins on the CPU until SIGTERM
 	reboot    = flag.String("reboot", "", "reboot phase: prepare (first boot) or check (second boot)")
 )
 
@@ -46,7 +47,8 @@ func TestMain(m *testing.M) {
 // with `podman import`: no registry, no network.
 func importTestImages() error {
 	if exec.Command("podman", "image", "exists", *testImage).Run() == nil &&
-		exec.Command("podman", "image", "exists", chatty).Run() == nil {
+		exec.Command("podman", "image", "exists", chatty).Run() == nil &&
+		exec.Command("podman", "image", "exists", busyImage).Run() == nil {
 		return nil
 	}
 	dir, err := os.MkdirTemp("", "devbox-image-")
@@ -114,6 +116,7 @@ while :; do sleep 1 & wait $!; done
 		*badImage:  `CMD ["/no/such/entrypoint"]`,
 		exitImage:  `CMD ["/bin/sh", "-c", "echo failing on purpose: no config; exit 1"]`,
 		chatty:     `CMD ["/chatty"]`,
+		busyImage:  `CMD ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do :; done"]`,
 	} {
 		if out, err := exec.Command("podman", "import", "--change", cmd, tarball, ref).CombinedOutput(); err != nil {
 			return fmt.Errorf("podman import %s: %v: %s", ref, err, out)

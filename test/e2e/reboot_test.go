@@ -5,6 +5,7 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,6 +40,17 @@ func TestReboot(t *testing.T) {
 				t.Errorf("before the reboot %s is %q, want %q", unit, st, want)
 			}
 		}
+		// Start the reaper's clocks and keep what they say for the check.
+		if r := dq(t, "reap"); r.code != 0 {
+			t.Fatalf("reap: %s", r)
+		}
+		r := dq(t, "reap", "--dry-run", "--json")
+		if r.code != 0 {
+			t.Fatalf("reap --dry-run: %s", r)
+		}
+		if err := os.WriteFile(clockFile(), []byte(r.stdout), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	case "check":
 		useTestConfig(t)
 		t.Cleanup(func() {
@@ -62,6 +74,20 @@ func TestReboot(t *testing.T) {
 		if got := strings.TrimSpace(must(t, "podman", "exec", "devbox-boota", "cat", "/home/dev/marker")); got != "before-reboot" {
 			t.Errorf("boota's home after the reboot: marker = %q", got)
 		}
+		// The idle clocks continue across the reboot: boota's last activity
+		// and bootb's destroy deadline are what they were, not reset to boot.
+		before, err := os.ReadFile(clockFile())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r0 := dq(t, "reap", "--dry-run", "--json")
+		was, now := clocks(t, before), clocks(t, []byte(r0.stdout))
+		for _, n := range []string{"boota", "bootb"} {
+			if was[n] == "" || was[n] != now[n] {
+				t.Errorf("%s's reaper clock was %q before the reboot and is %q after", n, was[n], now[n])
+			}
+		}
+		t.Logf("reaper clocks across the reboot: %v", now)
 		if st, _ := systemctl(t, "is-active", "devbox-bootb.service"); st != "inactive" {
 			t.Errorf("bootb, stopped with devbox-quadlet stop, is %q after the reboot, want inactive", st)
 		}
@@ -98,6 +124,34 @@ func TestReboot(t *testing.T) {
 	default:
 		t.Fatal("TestReboot needs -reboot prepare or -reboot check; test/vm/guest-test.sh runs both phases on two boots")
 	}
+}
+
+func clockFile() string { return filepath.Join(os.Getenv("HOME"), ".reboot-reaper.json") }
+
+// clocks maps each container of a `reap --dry-run --json` to its clock: the
+// last activity of a running one, the destroy deadline of a stopped one.
+func clocks(t *testing.T, data []byte) map[string]string {
+	t.Helper()
+	var res struct {
+		Containers []struct {
+			Name       string `json:"name"`
+			State      string `json:"state"`
+			LastActive string `json:"last_active"`
+			Due        string `json:"due"`
+		} `json:"containers"`
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatalf("reap --dry-run --json: %v\n%s", err, data)
+	}
+	out := map[string]string{}
+	for _, c := range res.Containers {
+		if c.State == "running" {
+			out[c.Name] = "last active " + c.LastActive
+		} else {
+			out[c.Name] = "destroy due " + c.Due
+		}
+	}
+	return out
 }
 
 func uid() int {

@@ -1,0 +1,665 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/reaper"
+)
+
+// MESSAGE_IDs of the reaper's journal entries (journalctl MESSAGE_ID=…).
+// They never change.
+const (
+	MessageWarn         = "3c5e0d1f8a9b4e6c9d2f7a1b5c8e0f42"
+	MessageStopped      = "6a1d2c3b4e5f40718293a4b5c6d7e8f9"
+	MessageDestroyed    = "9f8e7d6c5b4a43218f7e6d5c4b3a2910"
+	MessageExportFailed = "0d1c2b3a49584736a5b4c3d2e1f0a9b8"
+)
+
+// record is the reaper's persisted view of one container:
+// $XDG_STATE_HOME/devbox-quadlet/reaper/NAME.json. It survives reboots and
+// user-manager restarts, unlike systemd's unit timestamps.
+type record struct {
+	reaper.State
+	Next        string    `json:"next,omitempty"`
+	Due         time.Time `json:"due,omitempty"`
+	LeaseUntil  time.Time `json:"lease_until,omitempty"`
+	ExportError string    `json:"export_error,omitempty"`
+	Swept       time.Time `json:"swept,omitempty"`
+}
+
+func (e *Env) activityDir(name string) string {
+	return filepath.Join(e.StateDir(), "activity", name)
+}
+func (e *Env) recordPath(name string) string {
+	return filepath.Join(e.StateDir(), "reaper", name+".json")
+}
+func (e *Env) archiveDir() string { return filepath.Join(e.StateDir(), "archives") }
+
+// loadRecord returns the record of name; a missing or unreadable one is the
+// zero record (the clock starts again, never an early action).
+func (e *Env) loadRecord(name string) (record, bool) {
+	var r record
+	data, err := os.ReadFile(e.recordPath(name))
+	if err != nil || json.Unmarshal(data, &r) != nil {
+		return record{}, false
+	}
+	return r, true
+}
+
+// saveRecord replaces the record atomically (temp file, fsync, rename).
+func (e *Env) saveRecord(name string, r record) error {
+	data, _ := json.MarshalIndent(r, "", "  ")
+	return replaceFile(filepath.Dir(e.recordPath(name)), filepath.Base(e.recordPath(name)), data)
+}
+
+func replaceFile(dir, name string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return errdefs.Errorf(errdefs.System, "create %s: %w", dir, err)
+	}
+	tmp, err := os.CreateTemp(dir, ".devbox-quadlet-*.tmp")
+	if err != nil {
+		return errdefs.Errorf(errdefs.System, "write %s: %w", name, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(dir, name))
+	}
+	if err != nil {
+		return errdefs.Errorf(errdefs.System, "write %s: %w", filepath.Join(dir, name), err)
+	}
+	return syncDir(dir)
+}
+
+// sessionTime is the newest mtime in the container's activity directory.
+func (e *Env) sessionTime(name string) time.Time {
+	var newest time.Time
+	entries, _ := os.ReadDir(e.activityDir(name))
+	for _, ent := range entries {
+		if info, err := ent.Info(); err == nil && info.ModTime().After(newest) {
+			newest = info.ModTime()
+		}
+	}
+	return newest
+}
+
+func reaperPolicy(cfg config.Config) reaper.Policy {
+	r := cfg.Reaper
+	return reaper.Policy{IdleStop: time.Duration(r.IdleStop), StoppedDestroy: time.Duration(r.StoppedDestroy),
+		WarnBefore: time.Duration(r.WarnBefore), CPUActive: time.Duration(r.CPUActiveThreshold)}
+}
+
+func reapCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:  "reap",
+		Usage: "stop idle dev containers and destroy long-stopped ones (run by a systemd user timer)",
+		Description: "Reads each container's activity (session files, CPU time, keepalive leases),\n" +
+			"updates its idle clock, warns before acting, stops containers idle for\n" +
+			"[reaper] idle_stop and, after exporting the home volume, destroys containers\n" +
+			"stopped for stopped_destroy. --dry-run shows what it would do and changes nothing.\n" +
+			"See docs/reaper.md.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "dry-run", Usage: "show each container's clock and the next action; change nothing"},
+			&cli.BoolFlag{Name: "json", Usage: "print JSON (schema 1)"},
+		},
+		Action: func(c *cli.Context) error { return runReap(c, env) },
+	}
+}
+
+type reapEntry struct {
+	Name       string          `json:"name"`
+	State      string          `json:"state"`
+	LastActive time.Time       `json:"last_active"`
+	Signal     string          `json:"signal"`
+	Next       string          `json:"next"`
+	Due        time.Time       `json:"due"`
+	LeaseUntil *time.Time      `json:"lease_until,omitempty"`
+	Actions    []reaper.Action `json:"actions"`
+	Errors     []string        `json:"errors,omitempty"`
+}
+
+type reapResult struct {
+	Schema     int         `json:"schema"`
+	DryRun     bool        `json:"dry_run"`
+	Now        time.Time   `json:"now"`
+	Containers []reapEntry `json:"containers"`
+}
+
+func runReap(c *cli.Context, env *Env) error {
+	cfg, err := loadConfig(c, env)
+	if err != nil {
+		return err
+	}
+	if err := requireUser(env); err != nil {
+		return err
+	}
+	dry := c.Bool("dry-run")
+	lock, err := lockUser(env)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	specs, err := ownContainers(env)
+	if err != nil {
+		return err
+	}
+	sys, err := dial(c, env)
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+
+	// One listing call for every state, then one property read per running
+	// container. No podman forks: those come only with an export.
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = quadlet.ServiceUnit(s.Name)
+	}
+	states := map[string]string{}
+	if len(names) > 0 {
+		units, err := sys.Units(c.Context, names)
+		if err != nil {
+			return err
+		}
+		for _, u := range units {
+			states[u.Name] = u.ActiveState
+		}
+	}
+	now := env.Now()
+	boot := bootTime()
+	records := map[string]record{}
+	clocks := map[string]reaper.State{}
+	var obs []reaper.Observation
+	for _, s := range specs {
+		unit := quadlet.ServiceUnit(s.Name)
+		o := reaper.Observation{Name: s.Name, Created: s.Created, Boot: boot, Running: states[unit] == "active" || states[unit] == "reloading" || states[unit] == "activating"}
+		if o.Running {
+			if v, ok, err := sys.CPUUsage(c.Context, unit); err == nil && ok {
+				o.CPUUsage, o.HasCPU = v, true
+			}
+		}
+		o.Session = env.sessionTime(s.Name)
+		r, ok := env.loadRecord(s.Name)
+		if ok {
+			clocks[s.Name] = r.State
+		}
+		o.LeaseUntil = r.LeaseUntil
+		records[s.Name] = r
+		obs = append(obs, o)
+	}
+	decisions := reaper.Decide(now, obs, clocks, reaperPolicy(cfg))
+
+	res := reapResult{Schema: 1, DryRun: dry, Now: now.UTC(), Containers: []reapEntry{}}
+	for _, d := range decisions {
+		r := records[d.Name]
+		r.State, r.Next, r.Due, r.Swept = d.State, d.Next, d.Due, now
+		entry := reapEntry{Name: d.Name, State: "stopped", LastActive: d.State.LastActive.UTC(), Signal: d.State.Signal,
+			Next: d.Next, Due: d.Due.UTC(), Actions: d.Now}
+		if obs[indexOf(obs, d.Name)].Running {
+			entry.State = "running"
+		}
+		if !r.LeaseUntil.IsZero() && r.LeaseUntil.After(now) {
+			lu := r.LeaseUntil.UTC()
+			entry.LeaseUntil = &lu
+		}
+		if entry.Actions == nil {
+			entry.Actions = []reaper.Action{}
+		}
+		if !dry {
+			destroyed := false
+			for _, a := range d.Now {
+				var err error
+				switch a.Kind {
+				case reaper.Warn:
+					err = reapWarn(env, a)
+				case reaper.Stop:
+					if err = reapStop(c, env, cfg, sys, a); err == nil {
+						r.StoppedSince = now
+						r.Next, r.Due = reaper.Destroy, now.Add(time.Duration(cfg.Reaper.StoppedDestroy))
+					}
+				case reaper.Destroy:
+					if err = reapDestroy(c, env, cfg, sys, specs[indexOfSpec(specs, d.Name)], a); err == nil {
+						destroyed = true
+					} else {
+						r.ExportError = err.Error()
+					}
+				}
+				if err != nil {
+					entry.Errors = append(entry.Errors, err.Error())
+					warnf(env, "reap %s: %s: %v", d.Name, a.Kind, err)
+				}
+			}
+			if !destroyed {
+				if len(entry.Errors) == 0 {
+					r.ExportError = ""
+				}
+				if err := env.saveRecord(d.Name, r); err != nil {
+					entry.Errors = append(entry.Errors, err.Error())
+				}
+			}
+		}
+		res.Containers = append(res.Containers, entry)
+	}
+	if !dry {
+		pruneArchives(env, now, time.Duration(cfg.Reaper.ArchiveKeep))
+	}
+	if c.Bool("json") {
+		return writeJSON(env.Stdout, res)
+	}
+	w := env.Stdout
+	fmt.Fprintf(w, "%-20s %-8s %-22s %-10s %s\n", "NAME", "STATE", "LAST ACTIVE", "SIGNAL", "NEXT")
+	for _, e := range res.Containers {
+		next := e.Next + " at " + e.Due.Format(time.RFC3339)
+		if e.LeaseUntil != nil {
+			next += " (lease until " + e.LeaseUntil.Format(time.RFC3339) + ")"
+		}
+		fmt.Fprintf(w, "%-20s %-8s %-22s %-10s %s\n", e.Name, e.State, e.LastActive.Format(time.RFC3339), e.Signal, next)
+		for _, a := range e.Actions {
+			verb := "did"
+			if dry {
+				verb = "would"
+			}
+			fmt.Fprintf(w, "  %s %s%s: %s\n", verb, a.Kind, ofSuffix(a), a.Why)
+		}
+	}
+	for _, e := range res.Containers {
+		if len(e.Errors) > 0 {
+			return errdefs.Errorf(errdefs.System, "reap: %s: %s", e.Name, strings.Join(e.Errors, "; "))
+		}
+	}
+	return nil
+}
+
+func ofSuffix(a reaper.Action) string {
+	if a.Of == "" {
+		return ""
+	}
+	return " of " + a.Of
+}
+
+func indexOf(obs []reaper.Observation, name string) int {
+	for i, o := range obs {
+		if o.Name == name {
+			return i
+		}
+	}
+	return 0
+}
+
+func indexOfSpec(specs []quadlet.Spec, name string) int {
+	for i, s := range specs {
+		if s.Name == name {
+			return i
+		}
+	}
+	return 0
+}
+
+// reapWarn announces an action to come: a structured journal entry and a
+// line on each of the owner's terminals.
+func reapWarn(env *Env, a reaper.Action) error {
+	msg := fmt.Sprintf("devbox-quadlet: %s will be %s at %s (%s); `devbox-quadlet keepalive %s --for 8h` holds it",
+		a.Name, pastTense(a.Of), a.At.UTC().Format(time.RFC3339), reasonOf(a), a.Name)
+	if a.Of == reaper.Destroy {
+		msg = fmt.Sprintf("devbox-quadlet: %s will be archived and destroyed at %s; `devbox-quadlet start %s` keeps it",
+			a.Name, a.At.UTC().Format(time.RFC3339), a.Name)
+	}
+	err := env.SendJournal(msg, map[string]string{
+		"MESSAGE_ID": MessageWarn, "DEVBOX_CONTAINER": a.Name, "DEVBOX_ACTION": a.Of,
+		"DEVBOX_DUE": a.At.UTC().Format(time.RFC3339),
+	})
+	wallUser(env, msg)
+	return err
+}
+
+func pastTense(kind string) string {
+	if kind == reaper.Stop {
+		return "stopped"
+	}
+	return kind + "ed"
+}
+
+func reasonOf(a reaper.Action) string {
+	if a.Of == reaper.Stop {
+		return "idle"
+	}
+	return "stopped"
+}
+
+// wallUser writes msg to every terminal the user has open, like write(1).
+// Failures are ignored: nobody may be logged in.
+func wallUser(env *Env, msg string) {
+	entries, err := os.ReadDir(env.TerminalDir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		p := filepath.Join(env.TerminalDir, e.Name())
+		var st syscall.Stat_t
+		if syscall.Stat(p, &st) != nil || int(st.Uid) != env.UID || st.Mode&syscall.S_IFMT != syscall.S_IFCHR {
+			continue
+		}
+		f, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			continue
+		}
+		_, _ = f.WriteString("\r\n" + msg + "\r\n")
+		f.Close()
+	}
+}
+
+// reapStop is a normal stop: the autostart link goes, so the container
+// stays stopped after a reboot, and the agent's running reservation ends.
+func reapStop(c *cli.Context, env *Env, cfg config.Config, sys Systemd, a reaper.Action) error {
+	if err := env.disableAutostart(a.Name); err != nil {
+		return err
+	}
+	if err := sys.Stop(c.Context, quadlet.ServiceUnit(a.Name)); err != nil {
+		return err
+	}
+	if ag, err := hostAgent(c, env, cfg); err == nil && ag != nil {
+		_ = ag.Stop(c.Context, a.Name)
+		ag.Close()
+	}
+	return env.SendJournal(fmt.Sprintf("devbox-quadlet: stopped %s: %s", a.Name, a.Why), map[string]string{
+		"MESSAGE_ID": MessageStopped, "DEVBOX_CONTAINER": a.Name, "DEVBOX_ACTION": reaper.Stop,
+	})
+}
+
+// reapDestroy exports the home volume, then destroys. If the export fails
+// nothing is destroyed.
+func reapDestroy(c *cli.Context, env *Env, cfg config.Config, sys Systemd, spec quadlet.Spec, a reaper.Action) error {
+	name := a.Name
+	stamp := env.Now().UTC().Format("20060102T150405Z")
+	dir := env.archiveDir()
+	archive := filepath.Join(dir, name+"-"+stamp+".tar")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return errdefs.Errorf(errdefs.System, "export %s: %w", name, err)
+	}
+	if err := env.Podman.ExportVolume(c.Context, quadlet.VolumeName(name), archive); err != nil {
+		os.Remove(archive)
+		_ = env.SendJournal(fmt.Sprintf("devbox-quadlet: did not destroy %s: exporting its home failed: %v", name, err), map[string]string{
+			"MESSAGE_ID": MessageExportFailed, "DEVBOX_CONTAINER": name, "DEVBOX_ACTION": reaper.Destroy,
+		})
+		return fmt.Errorf("not destroyed, the export of its home failed: %w", err)
+	}
+	// The spec goes next to the archive, so restore can recreate the same
+	// container (image, limits).
+	if unitData, err := os.ReadFile(filepath.Join(env.QuadletDir(), quadlet.ContainerFile(name))); err == nil {
+		_ = replaceFile(dir, filepath.Base(archive)+".container", unitData)
+	}
+	ag, _ := hostAgent(c, env, cfg)
+	if ag != nil {
+		defer ag.Close()
+	}
+	cleanup := leaveTailnet(c.Context, env, cfg, ag, name, false, spec.Tailnet)
+	if err := teardown(c.Context, env, sys, name, false); err != nil {
+		return fmt.Errorf("destroy after export (archive %s kept): %w", archive, err)
+	}
+	if ag != nil {
+		_ = ag.Release(c.Context, name)
+	}
+	return env.SendJournal(fmt.Sprintf("devbox-quadlet: destroyed %s (%s); its home is in %s; tailnet: logout %s, API %s; `devbox-quadlet restore %s` brings it back",
+		name, a.Why, archive, cleanup.Logout, cleanup.API, name), map[string]string{
+		"MESSAGE_ID": MessageDestroyed, "DEVBOX_CONTAINER": name, "DEVBOX_ACTION": reaper.Destroy, "DEVBOX_ARCHIVE": archive,
+	})
+}
+
+// pruneArchives removes archives older than keep.
+func pruneArchives(env *Env, now time.Time, keep time.Duration) {
+	entries, _ := os.ReadDir(env.archiveDir())
+	for _, e := range entries {
+		info, err := e.Info()
+		if err == nil && now.Sub(info.ModTime()) > keep {
+			os.Remove(filepath.Join(env.archiveDir(), e.Name()))
+		}
+	}
+}
+
+// latestArchive is the newest archive of name.
+func latestArchive(env *Env, name string) (string, error) {
+	matches, _ := filepath.Glob(filepath.Join(env.archiveDir(), name+"-*.tar"))
+	if len(matches) == 0 {
+		return "", withHint(errdefs.Errorf(errdefs.NotFound, "no archive of %q in %s", name, env.archiveDir()),
+			"archives are kept for [reaper] archive_keep after an auto-destroy; name one with --from")
+	}
+	sort.Strings(matches) // the timestamp sorts
+	return matches[len(matches)-1], nil
+}
+
+func keepaliveCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:      "keepalive",
+		Usage:     "hold a dev container active for a while, so the reaper leaves it alone",
+		ArgsUsage: "NAME",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "for", Value: "8h", Usage: "how long (`DURATION`: d, h, m, s)"},
+			&cli.BoolFlag{Name: "clear", Usage: "end the lease now"},
+		},
+		Action: func(c *cli.Context) error {
+			t, err := openTarget(c, env, targetOpts{lock: true, mustExist: true})
+			if err != nil {
+				return err
+			}
+			defer t.close()
+			var until time.Time
+			if !c.Bool("clear") {
+				d, err := config.ParseDuration(c.String("for"))
+				if err != nil {
+					return errdefs.Errorf(errdefs.Usage, "--for: %w", err)
+				}
+				until = env.Now().Add(time.Duration(d)).UTC()
+			}
+			r, _ := env.loadRecord(t.name)
+			r.LeaseUntil = until
+			if err := env.saveRecord(t.name, r); err != nil {
+				return err
+			}
+			if until.IsZero() {
+				fmt.Fprintf(env.Stdout, "%s\tlease cleared\n", t.name)
+			} else {
+				fmt.Fprintf(env.Stdout, "%s\tactive until %s\n", t.name, until.Format(time.RFC3339))
+			}
+			return nil
+		},
+	}
+}
+
+func restoreCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:      "restore",
+		Usage:     "recreate an auto-destroyed dev container with its archived home",
+		ArgsUsage: "NAME",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "from", Usage: "the archive (`FILE`; default: the newest of NAME)"},
+		},
+		Action: func(c *cli.Context) error { return runRestore(c, env) },
+	}
+}
+
+func runRestore(c *cli.Context, env *Env) error {
+	name, err := oneName(c)
+	if err != nil {
+		return err
+	}
+	archive := c.String("from")
+	if archive == "" {
+		if archive, err = latestArchive(env, name); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(archive); err != nil {
+		return errdefs.Errorf(errdefs.NotFound, "restore %s: %v", name, err)
+	}
+	if _, err := existing(env, name); err == nil {
+		return withHint(errdefs.Errorf(errdefs.Exists, "container %q exists", name), "restore recreates a destroyed container; pick the name of one that is gone")
+	}
+	args := []string{"devbox-quadlet"}
+	if cfgPath := c.String("config"); cfgPath != "" {
+		args = append(args, "--config", cfgPath)
+	}
+	args = append(args, "create", name)
+	if data, err := os.ReadFile(archive + ".container"); err == nil {
+		if spec, err := quadlet.Parse(data); err == nil {
+			args = append(args, "--cpus", spec.CPUs.String(), "--memory", fmt.Sprint(int64(spec.Memory)), "--image", string(spec.Image))
+		}
+	}
+	exists, err := env.Podman.VolumeExists(c.Context, quadlet.VolumeName(name))
+	if err != nil {
+		return err
+	}
+	if exists {
+		return withHint(errdefs.Errorf(errdefs.Exists, "restore %s: the volume %s exists", name, quadlet.VolumeName(name)),
+			"`devbox-quadlet create %s` reuses it as it is", name)
+	}
+	if err := env.Podman.ImportVolume(c.Context, quadlet.VolumeName(name), archive); err != nil {
+		return fmt.Errorf("restore %s: %w", name, err)
+	}
+	// create reuses the volume it finds, and never removes a volume that
+	// was there before it.
+	if err := newApp(env).RunContext(c.Context, args); err != nil {
+		return withHint(fmt.Errorf("restore %s: the home is back in volume %s, but create failed: %w", name, quadlet.VolumeName(name), err),
+			"fix the cause and run `devbox-quadlet create %s`; it reuses the volume", name)
+	}
+	fmt.Fprintf(env.Stdout, "%s\trestored from %s\n", name, archive)
+	return nil
+}
+
+// ensureReapTimer installs the reaper's user timer if it is missing: the
+// unit files, and the timers.target.wants link that `enable` would make.
+// It reports whether it wrote anything (a reload and a timer start are then
+// needed). A timer the user changed is left alone.
+func ensureReapTimer(env *Env, cfg config.Config, configPath string) (bool, error) {
+	dir := env.UserUnitDir()
+	timer := filepath.Join(dir, reaper.TimerUnit)
+	if _, err := os.Lstat(timer); err == nil {
+		return false, nil
+	}
+	exe, err := env.Executable()
+	if err != nil {
+		return false, errdefs.Errorf(errdefs.System, "reaper timer: %w", err)
+	}
+	files, err := reaper.RenderTimer(exe, configPath, time.Duration(cfg.Reaper.SweepInterval))
+	if err != nil {
+		return false, errdefs.Mark(errdefs.System, err)
+	}
+	for _, f := range files {
+		if err := replaceFile(dir, f.Name, f.Content); err != nil {
+			return false, err
+		}
+	}
+	wants := filepath.Join(dir, "timers.target.wants")
+	if err := os.MkdirAll(wants, 0o755); err != nil {
+		return false, errdefs.Errorf(errdefs.System, "reaper timer: %w", err)
+	}
+	link := filepath.Join(wants, reaper.TimerUnit)
+	if err := os.Symlink(timer, link); err != nil && !os.IsExist(err) {
+		return false, errdefs.Errorf(errdefs.System, "reaper timer: %w", err)
+	}
+	return true, nil
+}
+
+// UserUnitDir is ~/.config/systemd/user.
+func (e *Env) UserUnitDir() string { return filepath.Join(e.ConfigHome(), "systemd", "user") }
+
+// reaperView is what list and status show of the reaper's clock: the last
+// activity and its signal, the next action and when, and whether that
+// action is close enough to have been warned about. Fields may be added,
+// never renamed.
+type reaperView struct {
+	LastActive  *time.Time `json:"last_active"`
+	Signal      string     `json:"signal,omitempty"`
+	Next        string     `json:"next,omitempty"`
+	Due         *time.Time `json:"due"`
+	Pending     bool       `json:"pending"`
+	LeaseUntil  *time.Time `json:"lease_until"`
+	ExportError string     `json:"export_error,omitempty"`
+}
+
+// reaperViewOf reads the record the last sweep left; it never sweeps.
+func reaperViewOf(env *Env, cfg config.Config, name string) reaperView {
+	r, ok := env.loadRecord(name)
+	v := reaperView{Signal: r.Signal, Next: r.Next, ExportError: r.ExportError}
+	if !ok {
+		return v
+	}
+	t := func(x time.Time) *time.Time {
+		if x.IsZero() {
+			return nil
+		}
+		u := x.UTC()
+		return &u
+	}
+	v.LastActive, v.Due = t(r.LastActive), t(r.Due)
+	if r.LeaseUntil.After(env.Now()) {
+		v.LeaseUntil = t(r.LeaseUntil)
+	}
+	v.Pending = !r.Due.IsZero() && !env.Now().Before(r.Due.Add(-time.Duration(cfg.Reaper.WarnBefore)))
+	return v
+}
+
+// brief is the one-word column of list.
+func (v reaperView) brief() string {
+	switch {
+	case v.ExportError != "":
+		return "export-failed"
+	case v.LeaseUntil != nil:
+		return "lease"
+	case v.Pending && v.Due != nil:
+		return v.Next + "@" + v.Due.Format("01-02T15:04Z")
+	}
+	return "-"
+}
+
+// line is the sentence of status.
+func (v reaperView) line() string {
+	if v.LastActive == nil {
+		return "no sweep yet (the reaper's timer runs `devbox-quadlet reap`)"
+	}
+	s := fmt.Sprintf("last active %s (%s); next: %s at %s", v.LastActive.Format(time.RFC3339), v.Signal, v.Next, v.Due.Format(time.RFC3339))
+	if v.Pending {
+		s += " (pending: warned)"
+	}
+	if v.LeaseUntil != nil {
+		s += "; lease until " + v.LeaseUntil.Format(time.RFC3339)
+	}
+	if v.ExportError != "" {
+		s += "; NOT destroyed: " + v.ExportError
+	}
+	return s
+}
+
+// bootTime is when the host booted, from /proc/stat's btime; zero if unknown.
+func bootTime() time.Time {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			var secs int64
+			if _, err := fmt.Sscan(v, &secs); err == nil {
+				return time.Unix(secs, 0)
+			}
+		}
+	}
+	return time.Time{}
+}

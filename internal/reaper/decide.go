@@ -1,0 +1,189 @@
+// Package reaper decides, from recorded activity, which dev containers to
+// warn about, stop or destroy (SPEC R-13 to R-15). Decide is pure: the
+// runner observes systemd and the session files, calls it, persists the
+// clocks it returns and carries out the actions.
+package reaper
+
+import (
+	"sort"
+	"time"
+)
+
+// Policy holds the reaper's windows.
+type Policy struct {
+	IdleStop       time.Duration // running and idle this long: stop
+	StoppedDestroy time.Duration // stopped this long: export the home, then destroy
+	WarnBefore     time.Duration // warn this long before either
+	// CPUActive is the CPU time per hour of wall time above which a
+	// container counts as busy.
+	CPUActive time.Duration
+}
+
+// Observation is what the runner saw of one container at this sweep.
+type Observation struct {
+	Name    string
+	Created time.Time // from the unit's label; zero if unknown
+	Running bool
+	// CPUUsage is the unit's CPUUsageNSec; HasCPU is false when systemd
+	// had no value (a stopped unit).
+	CPUUsage time.Duration
+	HasCPU   bool
+	// Session is the mtime of the container's session file, zero if none.
+	Session time.Time
+	// LeaseUntil is the end of a keepalive lease, zero if none.
+	LeaseUntil time.Time
+	// Boot is when the host booted. A CPU sample from before it belongs to
+	// another run of the unit, so it is not compared with this one.
+	Boot time.Time
+}
+
+// Signals name what last counted as activity.
+const (
+	SignalFirstSeen = "first-seen" // no clock yet: the clock starts now
+	SignalCreated   = "created"
+	SignalSession   = "session"
+	SignalCPU       = "cpu"
+	SignalLease     = "lease"
+	SignalStarted   = "started" // it was stopped at the last sweep and runs now
+)
+
+// State is the persisted clock of one container. Zero times mean unknown.
+type State struct {
+	LastActive   time.Time     `json:"last_active"`
+	Signal       string        `json:"signal"`
+	StoppedSince time.Time     `json:"stopped_since"`
+	CPUSample    time.Duration `json:"cpu_sample_nsec"`
+	CPUSampledAt time.Time     `json:"cpu_sampled_at"`
+	// Warned is the deadline of the last warning given, so each deadline
+	// is announced once.
+	Warned time.Time `json:"warned"`
+}
+
+// Kinds of action.
+const (
+	Warn    = "warn"
+	Stop    = "stop"
+	Destroy = "destroy"
+)
+
+// Action is one thing the runner is to do.
+type Action struct {
+	Name string    `json:"name"`
+	Kind string    `json:"kind"`
+	Of   string    `json:"of,omitempty"` // for a warning: the action to come
+	At   time.Time `json:"at"`           // when the action is (or was) due
+	Why  string    `json:"why"`
+}
+
+// Decision is the outcome for one container: its new clock, the next
+// action and its due time, and what to do now, if anything.
+type Decision struct {
+	Name  string
+	State State
+	Next  string    // Stop or Destroy: the action the clock runs towards
+	Due   time.Time // when Next falls due
+	Now   []Action
+}
+
+// Decide returns one Decision per observation, sorted by name. states holds
+// the clocks persisted at the last sweep (missing entries are fine: the
+// clock starts now, so a lost state file never causes an action). The
+// runner records StoppedSince itself when it carries out a Stop: a stop that
+// failed must not start the destroy clock.
+func Decide(now time.Time, obs []Observation, states map[string]State, p Policy) []Decision {
+	out := make([]Decision, 0, len(obs))
+	for _, o := range obs {
+		out = append(out, decideOne(now, o, states[o.Name], p))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func decideOne(now time.Time, o Observation, st State, p Policy) Decision {
+	// A clock that runs backwards (a wrong RTC, a restored state file) must
+	// not make anything look older than it is: cap every stored time at now.
+	// (Warned is a deadline, in the future by design.)
+	for _, t := range []*time.Time{&st.LastActive, &st.StoppedSince, &st.CPUSampledAt} {
+		if t.After(now) {
+			*t = now
+		}
+	}
+	if st.LastActive.IsZero() {
+		st.LastActive, st.Signal = now, SignalFirstSeen
+		if !o.Running && !o.Created.IsZero() && !o.Created.After(now) {
+			// Created but never seen running: idle since creation.
+			st.LastActive, st.Signal = o.Created, SignalCreated
+		}
+	}
+	active := func(t time.Time, signal string) {
+		if t.After(now) {
+			t = now
+		}
+		if t.After(st.LastActive) {
+			st.LastActive, st.Signal = t, signal
+		}
+	}
+	if !o.Session.IsZero() {
+		active(o.Session, SignalSession)
+	}
+	leased := o.LeaseUntil.After(now)
+	if leased {
+		active(now, SignalLease)
+	}
+
+	d := Decision{Name: o.Name}
+	if o.Running {
+		if !st.StoppedSince.IsZero() {
+			active(now, SignalStarted)
+			st.StoppedSince = time.Time{}
+		}
+		if o.HasCPU {
+			if !st.CPUSampledAt.IsZero() && o.CPUUsage >= st.CPUSample && now.After(st.CPUSampledAt) && !st.CPUSampledAt.Before(o.Boot) {
+				used := o.CPUUsage - st.CPUSample
+				wall := now.Sub(st.CPUSampledAt)
+				// Busy when used/wall is above CPUActive per hour.
+				if p.CPUActive > 0 && float64(used)/float64(wall) > float64(p.CPUActive)/float64(time.Hour) {
+					active(now, SignalCPU)
+				}
+			}
+			// A counter that went down is a restart: start sampling afresh.
+			st.CPUSample, st.CPUSampledAt = o.CPUUsage, now
+		}
+		d.Next, d.Due = Stop, st.LastActive.Add(p.IdleStop)
+	} else {
+		st.CPUSample, st.CPUSampledAt = 0, time.Time{}
+		if st.StoppedSince.IsZero() {
+			st.StoppedSince = now
+			if st.Signal == SignalCreated {
+				st.StoppedSince = st.LastActive
+			}
+		}
+		d.Next, d.Due = Destroy, st.StoppedSince.Add(p.StoppedDestroy)
+		if leased {
+			// A lease holds a stopped container too: no destroy while it lasts.
+			d.Due = laterOf(d.Due, o.LeaseUntil.Add(p.StoppedDestroy))
+		}
+	}
+
+	switch {
+	case !now.Before(d.Due):
+		why := "idle since " + st.LastActive.UTC().Format(time.RFC3339) + " (last signal: " + st.Signal + ")"
+		if d.Next == Destroy {
+			why = "stopped since " + st.StoppedSince.UTC().Format(time.RFC3339)
+		}
+		d.Now = append(d.Now, Action{Name: o.Name, Kind: d.Next, At: d.Due, Why: why})
+	case !now.Before(d.Due.Add(-p.WarnBefore)) && !st.Warned.Equal(d.Due):
+		d.Now = append(d.Now, Action{Name: o.Name, Kind: Warn, Of: d.Next, At: d.Due,
+			Why: d.Next + " due at " + d.Due.UTC().Format(time.RFC3339)})
+		st.Warned = d.Due
+	}
+	d.State = st
+	return d
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,164 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The reaper's MESSAGE_IDs (internal/cli/reap.go).
+const (
+	msgWarn      = "3c5e0d1f8a9b4e6c9d2f7a1b5c8e0f42"
+	msgStopped   = "6a1d2c3b4e5f40718293a4b5c6d7e8f9"
+	msgDestroyed = "9f8e7d6c5b4a43218f7e6d5c4b3a2910"
+)
+
+// reaperConfig writes a config with the short windows of issue 6's tests
+// and points devbox-quadlet at it.
+func reaperConfig(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.toml")
+	body := "[container]\nimage = \"" + *testImage + "\"\n\n[reaper]\nidle_stop = \"60s\"\nstopped_destroy = \"120s\"\n" +
+		"warn_before = \"30s\"\nsweep_interval = \"5s\"\ncpu_active_threshold = \"2m\"\n"
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DEVBOX_QUADLET_CONFIG", p)
+	return p
+}
+
+// removeReapTimer takes away the reaper's timer, so the next create
+// installs one with the current config.
+func removeReapTimer(t *testing.T) {
+	t.Helper()
+	systemctl(t, "disable", "--now", "devbox-quadlet-reap.timer")
+	dir := filepath.Join(os.Getenv("HOME"), ".config", "systemd", "user")
+	for _, f := range []string{"devbox-quadlet-reap.timer", "devbox-quadlet-reap.service", "timers.target.wants/devbox-quadlet-reap.timer"} {
+		os.Remove(filepath.Join(dir, f))
+	}
+	systemctl(t, "daemon-reload")
+}
+
+func journalUser(t *testing.T, args ...string) string {
+	t.Helper()
+	return run(t, "journalctl", append([]string{"--user", "--no-pager", "-o", "cat"}, args...)...).stdout
+}
+
+type reaperJSON struct {
+	Reaper struct {
+		Signal string `json:"signal"`
+		Next   string `json:"next"`
+	} `json:"reaper"`
+	State string `json:"state"`
+}
+
+// TestReaper runs the reaper from its systemd timer with short windows: an
+// untouched container is warned about, stopped, archived and destroyed,
+// and restored with its home; a container with sessions, a busy one and a
+// leased one are still running after three idle windows.
+func TestReaper(t *testing.T) {
+	reaperConfig(t)
+	removeReapTimer(t)
+	t.Cleanup(func() { removeReapTimer(t) })
+	names := map[string][]string{
+		"reapidle":  nil,
+		"reapsess":  nil,
+		"reapbusy":  {"--image", busyImage, "--cpus", "0.2"},
+		"reaplease": nil,
+	}
+	for n, extra := range names {
+		if r := dq(t, append([]string{"create", n}, extra...)...); r.code != 0 {
+			t.Fatalf("create %s: %s", n, r)
+		}
+		t.Cleanup(func() { dq(t, "destroy", n) })
+	}
+	created := time.Now()
+	if st, _ := systemctl(t, "is-active", "devbox-quadlet-reap.timer"); st != "active" {
+		t.Fatalf("create did not start the reaper's timer: %q", st)
+	}
+	if out, _ := systemctl(t, "list-timers", "--all", "--no-legend", "devbox-quadlet-reap.timer"); !strings.Contains(out, "devbox-quadlet-reap.timer") {
+		t.Errorf("systemctl --user list-timers does not show the reaper: %q", out)
+	}
+	must(t, "podman", "exec", "devbox-reapidle", "sh", "-c", "echo keep-me > /home/dev/keep")
+	if r := dq(t, "keepalive", "reaplease", "--for", "30m"); r.code != 0 {
+		t.Fatalf("keepalive: %s", r)
+	}
+	// The image's side of the session contract: touch a file in the
+	// activity directory (docs/image-contract.md), here every 20 s.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			run(t, "podman", "exec", "devbox-reapsess", "touch", "/run/devbox/activity/session")
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Second):
+			}
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+
+	waitFor(t, "the warning before reapidle's stop", 150*time.Second, func() bool {
+		return strings.Contains(journalUser(t, "MESSAGE_ID="+msgWarn, "DEVBOX_CONTAINER=reapidle"), "reapidle will be stopped")
+	})
+	if r := dq(t, "list"); !strings.Contains(r.stdout, "stop@") {
+		t.Errorf("list does not show the pending stop:\n%s", r.stdout)
+	}
+	waitFor(t, "reapidle stopped by the timer-run reaper", 150*time.Second, func() bool {
+		st, _ := systemctl(t, "is-active", "devbox-reapidle.service")
+		return st == "inactive"
+	})
+	if out := journalUser(t, "MESSAGE_ID="+msgStopped, "_SYSTEMD_USER_UNIT=devbox-quadlet-reap.service"); !strings.Contains(out, "stopped reapidle") {
+		t.Errorf("the stop did not come from the reaper's service: %q", out)
+	}
+	if _, err := os.Lstat(filepath.Join(os.Getenv("HOME"), ".config/systemd/user/default.target.wants/devbox-reapidle.service")); err == nil {
+		t.Error("the reaper's stop kept the autostart link: the container would come back after a reboot")
+	}
+
+	// Three idle windows after creation, the three with activity run on,
+	// and status names what kept each.
+	if wait := 3*time.Minute - time.Since(created); wait > 0 {
+		time.Sleep(wait)
+	}
+	for n, want := range map[string]string{"reapsess": "session", "reapbusy": "cpu", "reaplease": "lease"} {
+		r := dq(t, "status", n, "--json")
+		var st reaperJSON
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &st) != nil {
+			t.Errorf("status %s: %s", n, r)
+			continue
+		}
+		if st.State != "running" || st.Reaper.Signal != want {
+			t.Errorf("%s after 3 idle windows: state %q, signal %q; want running, %q", n, st.State, st.Reaper.Signal, want)
+		}
+	}
+
+	waitFor(t, "reapidle archived and destroyed", 200*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(quadletDir(), "devbox-reapidle.container"))
+		return os.IsNotExist(err)
+	})
+	archives, _ := filepath.Glob(filepath.Join(os.Getenv("HOME"), ".local/state/devbox-quadlet/archives/reapidle-*.tar"))
+	if len(archives) != 1 {
+		t.Fatalf("archives of reapidle: %v", archives)
+	}
+	if out := journalUser(t, "MESSAGE_ID="+msgDestroyed, "DEVBOX_CONTAINER=reapidle"); !strings.Contains(out, "destroyed reapidle") {
+		t.Errorf("no destroyed entry: %q", out)
+	}
+	assertGone(t, "reapidle")
+	// Take the timer away before restoring, or it would reap again.
+	removeReapTimer(t)
+	if r := dq(t, "restore", "reapidle"); r.code != 0 {
+		t.Fatalf("restore: %s", r)
+	}
+	if got := strings.TrimSpace(must(t, "podman", "exec", "devbox-reapidle", "cat", "/home/dev/keep")); got != "keep-me" {
+		t.Errorf("after restore /home/dev/keep = %q", got)
+	}
+}
