@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/atomicfile"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 )
 
@@ -48,32 +48,8 @@ func (s Store) Save(entries map[string]policy.Entry) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(s.Path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := atomicfile.Replace(s.Path, data); err != nil {
 		return fmt.Errorf("save ledger: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".ledger-*.tmp")
-	if err != nil {
-		return fmt.Errorf("save ledger: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("save ledger: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.Path); err != nil {
-		return fmt.Errorf("save ledger: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("save ledger: %w", err)
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/atomicfile"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
@@ -65,28 +66,10 @@ func (e *Env) saveRecord(name string, r record) error {
 }
 
 func replaceFile(dir, name string, data []byte) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return errdefs.Errorf(errdefs.System, "create %s: %w", dir, err)
-	}
-	tmp, err := os.CreateTemp(dir, ".devbox-quadlet-*.tmp")
-	if err != nil {
-		return errdefs.Errorf(errdefs.System, "write %s: %w", name, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(dir, name))
-	}
-	if err != nil {
+	if err := atomicfile.Replace(filepath.Join(dir, name), data); err != nil {
 		return errdefs.Errorf(errdefs.System, "write %s: %w", filepath.Join(dir, name), err)
 	}
-	return syncDir(dir)
+	return nil
 }
 
 // sessionTime is the newest mtime in the container's activity directory.

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets/sectest"
 )
 
 // These tests run as root in the VM (test/vm/guest-test.sh): they drive
@@ -307,18 +309,6 @@ func TestSecretsIsolation(t *testing.T) {
 	}
 }
 
-// wellFormedToken is a 1Password service-account token of the right shape
-// with made-up values (see internal/secrets' tests).
-func wellFormedToken() string {
-	const creds = `{"signInAddress":"my.1password.com","email":"test@1passwordserviceaccounts.com",` +
-		`"secretKey":"A3-XXXXXX-XXXXXX-XXXXX-XXXXX-XXXXX-XXXXX","srpX":"00ff",` +
-		`"muk":{"alg":"A256GCM","ext":false,"k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","key_ops":["decrypt","encrypt"],"kty":"oct","kid":"mp"},` +
-		`"userAuth":{"method":"SRPg-4096","alg":"PBES2g-HS256","iterations":100000,"salt":"c2FsdHNhbHRzYWx0c2FsdA"},` +
-		`"deviceUuid":"abcdefghijklmnopqrstuvwxyz",` +
-		`"throttleSecret":{"seed":"6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b","uuid":"abcdefghijklmnopqrstuvwxyz"}}`
-	return "ops_" + base64.RawURLEncoding.EncodeToString([]byte(creds))
-}
-
 // TestSecretsFailures: every way the key can fail to arrive gives exit 7,
 // in bounded time, and leaves no unit, secret, volume or ledger entry. The
 // 1Password cases run the real SDK inside the sandboxed agent, with the
@@ -340,9 +330,9 @@ func TestSecretsFailures(t *testing.T) {
 		name, token, config, want string
 	}{
 		{"op-malformed", "not-a-token", opConfig, "invalid format"},
-		{"op-unreachable", wellFormedToken(), opConfig, "1password.com"},
+		{"op-unreachable", sectest.WellFormedToken(), opConfig, "1password.com"},
 		{"op-no-token", "", opConfig, "no 1Password service-account token"},
-		{"op-timeout", wellFormedToken(), opQuick, "1Password did not answer within 2s"},
+		{"op-timeout", sectest.WellFormedToken(), opQuick, "1Password did not answer within 2s"},
 		{"file-missing", "", "[caps]\nmax_per_user = 5\nmax_global = 7\n\n[secrets]\nbackend = \"file\"\npath = \"/run/devbox-authkeys/{user}-no-such-key\"\n", "does not exist"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

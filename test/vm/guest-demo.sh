@@ -21,6 +21,8 @@ show podman ps --format '{{.Names}}  {{.Status}}  {{.Image}}'
 show podman secret ls --format '{{.Name}}'
 show podman exec devbox-demo ls -l /run/secrets/tailscale-authkey
 show $dq list
+show systemctl --user list-timers --all --no-pager devbox-quadlet-reap.timer
+show $dq reap --dry-run
 show $dq stop demo
 show $dq list
 show $dq start demo
