@@ -149,9 +149,10 @@ func TestReaper(t *testing.T) {
 	if len(archives) != 1 {
 		t.Fatalf("archives of reapidle: %v", archives)
 	}
-	if out := journalUser(t, "MESSAGE_ID="+msgDestroyed, "DEVBOX_CONTAINER=reapidle"); !strings.Contains(out, "destroyed reapidle") {
-		t.Errorf("no destroyed entry: %q", out)
-	}
+	// The files go first and the journal entry last, so wait for it.
+	waitFor(t, "the reaper's destroyed entry in the journal", 30*time.Second, func() bool {
+		return strings.Contains(journalUser(t, "MESSAGE_ID="+msgDestroyed, "DEVBOX_CONTAINER=reapidle"), "destroyed reapidle")
+	})
 	assertGone(t, "reapidle")
 	// Take the timer away before restoring, or it would reap again.
 	removeReapTimer(t)
