@@ -145,14 +145,15 @@ func TestReaper(t *testing.T) {
 		_, err := os.Stat(filepath.Join(quadletDir(), "devbox-reapidle.container"))
 		return os.IsNotExist(err)
 	})
+	// The files go first and the journal entry comes after the whole
+	// teardown, so wait for it before looking at what is left.
+	waitFor(t, "the reaper's destroyed entry in the journal", 60*time.Second, func() bool {
+		return strings.Contains(journalUser(t, "MESSAGE_ID="+msgDestroyed, "DEVBOX_CONTAINER=reapidle"), "destroyed reapidle")
+	})
 	archives, _ := filepath.Glob(filepath.Join(os.Getenv("HOME"), ".local/state/devbox-quadlet/archives/reapidle-*.tar"))
 	if len(archives) != 1 {
 		t.Fatalf("archives of reapidle: %v", archives)
 	}
-	// The files go first and the journal entry last, so wait for it.
-	waitFor(t, "the reaper's destroyed entry in the journal", 30*time.Second, func() bool {
-		return strings.Contains(journalUser(t, "MESSAGE_ID="+msgDestroyed, "DEVBOX_CONTAINER=reapidle"), "destroyed reapidle")
-	})
 	assertGone(t, "reapidle")
 	// Take the timer away before restoring, or it would reap again.
 	removeReapTimer(t)
