@@ -66,31 +66,29 @@ func TestReaper(t *testing.T) {
 	reaperConfig(t)
 	removeReapTimer(t)
 	t.Cleanup(func() { removeReapTimer(t) })
-	names := map[string][]string{
-		"reapidle":  nil,
-		"reapsess":  nil,
-		"reapbusy":  {"--image", busyImage, "--cpus", "0.2"},
-		"reaplease": nil,
-	}
-	for n, extra := range names {
+	// Each container gets its activity right after its create: with 60 s
+	// windows on an emulated CPU, setting them all up first would leave the
+	// first ones idle long enough to be warned about.
+	create := func(n string, extra ...string) {
+		t.Helper()
 		if r := dq(t, append([]string{"create", n}, extra...)...); r.code != 0 {
 			t.Fatalf("create %s: %s", n, r)
 		}
 		t.Cleanup(func() { dq(t, "destroy", n) })
 	}
-	created := time.Now()
+	create("reaplease")
+	if r := dq(t, "keepalive", "reaplease", "--for", "30m"); r.code != 0 {
+		t.Fatalf("keepalive: %s", r)
+	}
 	if st, _ := systemctl(t, "is-active", "devbox-quadlet-reap.timer"); st != "active" {
 		t.Fatalf("create did not start the reaper's timer: %q", st)
 	}
 	if out, _ := systemctl(t, "list-timers", "--all", "--no-legend", "devbox-quadlet-reap.timer"); !strings.Contains(out, "devbox-quadlet-reap.timer") {
 		t.Errorf("systemctl --user list-timers does not show the reaper: %q", out)
 	}
-	must(t, "podman", "exec", "devbox-reapidle", "sh", "-c", "echo keep-me > /home/dev/keep")
-	if r := dq(t, "keepalive", "reaplease", "--for", "30m"); r.code != 0 {
-		t.Fatalf("keepalive: %s", r)
-	}
+	create("reapsess")
 	// The image's side of the session contract: touch a file in the
-	// activity directory (docs/image-contract.md), here every 20 s.
+	// activity directory (docs/image-contract.md), here every 15 s.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -101,11 +99,15 @@ func TestReaper(t *testing.T) {
 			select {
 			case <-stop:
 				return
-			case <-time.After(20 * time.Second):
+			case <-time.After(15 * time.Second):
 			}
 		}
 	}()
 	defer func() { close(stop); wg.Wait() }()
+	create("reapbusy", "--image", busyImage, "--cpus", "0.2")
+	create("reapidle")
+	created := time.Now()
+	must(t, "podman", "exec", "devbox-reapidle", "sh", "-c", "echo keep-me > /home/dev/keep")
 
 	waitFor(t, "the warning before reapidle's stop", 150*time.Second, func() bool {
 		return strings.Contains(journalUser(t, "MESSAGE_ID="+msgWarn, "DEVBOX_CONTAINER=reapidle"), "reapidle will be stopped")
