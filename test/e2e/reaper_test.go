@@ -88,7 +88,7 @@ func TestReaper(t *testing.T) {
 	}
 	create("reapsess")
 	// The image's side of the session contract: touch a file in the
-	// activity directory (docs/image-contract.md), here every 15 s.
+	// activity directory (docs/image-contract.md), here every 20 s.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -99,7 +99,7 @@ func TestReaper(t *testing.T) {
 			select {
 			case <-stop:
 				return
-			case <-time.After(15 * time.Second):
+			case <-time.After(20 * time.Second):
 			}
 		}
 	}()
