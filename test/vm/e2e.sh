@@ -47,7 +47,7 @@ for boot in $(seq 1 $boots); do
 		echo "== booting the VM, boot $boot of $boots (TCG; about 30 s to boot)" >&2
 		start=$(date +%s)
 		rc=0
-		"$here/boot.sh" "$img" "$run/share" "$disk" "$boot" 1500 || rc=$?
+		"$here/boot.sh" "$img" "$run/share" "$disk" "$boot" 2700 || rc=$?
 		echo "== boot $boot finished in $(($(date +%s) - start)) s with exit $rc" >&2
 		cat "$run/share/out/run-$boot.log" 2>/dev/null || true
 		if [ "$rc" -eq 75 ] && [ "$attempt" -eq 1 ]; then
