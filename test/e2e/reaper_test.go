@@ -119,9 +119,11 @@ func TestReaper(t *testing.T) {
 		st, _ := systemctl(t, "is-active", "devbox-reapidle.service")
 		return st == "inactive"
 	})
-	if out := journalUser(t, "MESSAGE_ID="+msgStopped, "_SYSTEMD_USER_UNIT=devbox-quadlet-reap.service"); !strings.Contains(out, "stopped reapidle") {
-		t.Errorf("the stop did not come from the reaper's service: %q", out)
-	}
+	// The entry is written once the stop job is done, a moment after the
+	// unit went inactive; it must come from the timer's service.
+	waitFor(t, "the reaper service's stopped entry", 60*time.Second, func() bool {
+		return strings.Contains(journalUser(t, "MESSAGE_ID="+msgStopped, "_SYSTEMD_USER_UNIT=devbox-quadlet-reap.service"), "stopped reapidle")
+	})
 	if _, err := os.Lstat(filepath.Join(os.Getenv("HOME"), ".config/systemd/user/default.target.wants/devbox-reapidle.service")); err == nil {
 		t.Error("the reaper's stop kept the autostart link: the container would come back after a reboot")
 	}
