@@ -40,8 +40,8 @@ func (s *Server) AuthKey(sender dbus.Sender, name string, out dbus.UnixFD) *dbus
 		s.logf("refused auth key for %q to %s (uid %d): this host has no secrets backend", name, login, uid)
 		return toDBus(errdefs.Errorf(errdefs.Secret, "this host hands out no auth keys (secrets.backend = \"none\" in the agent's config)"))
 	}
-	// Secrets have their own lock: a slow 1Password must not hold up
-	// admissions, and the SDK client is not shared between calls anyway.
+	// Not under s.mu: a slow 1Password must not hold up admissions. The
+	// 1Password backend serialises its own calls (it reuses one SDK client).
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	key, err := s.Secrets.Resolve(ctx, login)

@@ -170,6 +170,8 @@ func runReap(c *cli.Context, env *Env) error {
 	boot := bootTime()
 	records := map[string]record{}
 	clocks := map[string]reaper.State{}
+	running := map[string]bool{}
+	specOf := map[string]quadlet.Spec{}
 	var obs []reaper.Observation
 	for _, s := range specs {
 		unit := quadlet.ServiceUnit(s.Name)
@@ -186,6 +188,7 @@ func runReap(c *cli.Context, env *Env) error {
 		}
 		o.LeaseUntil = r.LeaseUntil
 		records[s.Name] = r
+		running[s.Name], specOf[s.Name] = o.Running, s
 		obs = append(obs, o)
 	}
 	decisions := reaper.Decide(now, obs, clocks, reaperPolicy(cfg))
@@ -196,7 +199,7 @@ func runReap(c *cli.Context, env *Env) error {
 		r.State, r.Next, r.Due, r.Swept = d.State, d.Next, d.Due, now
 		entry := reapEntry{Name: d.Name, State: "stopped", LastActive: d.State.LastActive.UTC(), Signal: d.State.Signal,
 			Next: d.Next, Due: d.Due.UTC(), Actions: d.Now}
-		if obs[indexOf(obs, d.Name)].Running {
+		if running[d.Name] {
 			entry.State = "running"
 		}
 		if !r.LeaseUntil.IsZero() && r.LeaseUntil.After(now) {
@@ -219,7 +222,7 @@ func runReap(c *cli.Context, env *Env) error {
 						r.Next, r.Due = reaper.Destroy, now.Add(time.Duration(cfg.Reaper.StoppedDestroy))
 					}
 				case reaper.Destroy:
-					if err = reapDestroy(c, env, cfg, sys, specs[indexOfSpec(specs, d.Name)], a); err == nil {
+					if err = reapDestroy(c, env, cfg, sys, specOf[d.Name], a); err == nil {
 						destroyed = true
 					} else {
 						r.ExportError = err.Error()
@@ -276,24 +279,6 @@ func ofSuffix(a reaper.Action) string {
 		return ""
 	}
 	return " of " + a.Of
-}
-
-func indexOf(obs []reaper.Observation, name string) int {
-	for i, o := range obs {
-		if o.Name == name {
-			return i
-		}
-	}
-	return 0
-}
-
-func indexOfSpec(specs []quadlet.Spec, name string) int {
-	for i, s := range specs {
-		if s.Name == name {
-			return i
-		}
-	}
-	return 0
 }
 
 // reapWarn announces an action to come: a structured journal entry and a
