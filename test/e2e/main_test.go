@@ -80,11 +80,14 @@ func importTestImages() error {
 	}
 	// The payload contract for test images: announce itself on stdout (the
 	// unit's journal) and exit 0 on SIGTERM, so a stop ends "inactive".
+	// It sleeps an hour at a time, not a second: an idle container must be
+	// idle for the reaper's CPU signal, and a fork a second under TCG costs
+	// a real part of TestReaper's 2m-per-hour threshold.
 	entry := `#!/bin/sh
 echo "devbox-test: up as uid $(id -u) on $(hostname)"
 [ -r /run/secrets/tailscale-authkey ] && echo "devbox-test: auth key present; would join as $DEVBOX_TS_HOSTNAME with $DEVBOX_TS_TAGS"
 trap 'echo "devbox-test: SIGTERM, exiting"; exit 0' TERM
-while :; do sleep 1 & wait $!; done
+while :; do sleep 3600 & wait $!; done
 `
 	if err := os.WriteFile(filepath.Join(root, "entrypoint"), []byte(entry), 0o755); err != nil {
 		return err
