@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -178,17 +180,30 @@ func runCreate(c *cli.Context, env *Env) error {
 	if err := policy.CheckUserCap(env.UserName, names, cfg.MaxPerUser(env.UserName)); err != nil {
 		return withHint(err, "free a slot with `devbox-quadlet destroy NAME` (`devbox-quadlet list` shows them)")
 	}
-	ok, err := env.Podman.ImageExists(c.Context, string(spec.Image))
-	if err != nil {
+	// Each podman check is a whole podman start-up, the slowest thing here
+	// before the start itself; they do not depend on each other.
+	var (
+		imageOK, volumeExisted bool
+		imageErr, volumeErr    error
+		checks                 sync.WaitGroup
+	)
+	checks.Add(2)
+	go func() {
+		defer checks.Done()
+		imageOK, imageErr = env.Podman.ImageExists(c.Context, string(spec.Image))
+	}()
+	go func() {
+		defer checks.Done()
+		volumeExisted, volumeErr = env.Podman.VolumeExists(c.Context, quadlet.VolumeName(name))
+	}()
+	checks.Wait()
+	// One message is enough when both fail alike (no podman at all).
+	if err := cmp.Or(imageErr, volumeErr); err != nil {
 		return err
 	}
-	if !ok {
+	if !imageOK {
 		return withHint(errdefs.Errorf(errdefs.System, "image %s is not in your podman image store", spec.Image),
 			"load it first (`podman load` or `podman pull`), or choose another with --image")
-	}
-	volumeExisted, err := env.Podman.VolumeExists(c.Context, quadlet.VolumeName(name))
-	if err != nil {
-		return err
 	}
 	if volumeExisted {
 		warnf(env, "reusing the existing home volume %s", quadlet.VolumeName(name))
@@ -229,12 +244,17 @@ func runCreate(c *cli.Context, env *Env) error {
 	}
 	timerNew := false
 	err = func() error {
+		// The podman secret is needed by the start, not by the reload: make
+		// it alongside the files and the reload, and always wait for it
+		// before returning, so a rollback never races a late secret.
+		secretDone := make(chan error, 1)
 		if spec.Tailnet {
-			if err := env.Podman.CreateSecret(c.Context, quadlet.SecretName(name), key); err != nil {
-				return err
-			}
-			crashPoint(env, "after-secret")
+			go func() { secretDone <- env.Podman.CreateSecret(c.Context, quadlet.SecretName(name), key) }()
+		} else {
+			secretDone <- nil
 		}
+		waitSecret := sync.OnceValue(func() error { return <-secretDone })
+		defer waitSecret()
 		// The activity directory must exist before the start: podman
 		// refuses a bind mount of a missing path.
 		if err := os.MkdirAll(spec.ActivityDir, 0o700); err != nil {
@@ -256,6 +276,12 @@ func runCreate(c *cli.Context, env *Env) error {
 			return err
 		}
 		crashPoint(env, "after-reload")
+		if err := waitSecret(); err != nil {
+			return err
+		}
+		if spec.Tailnet {
+			crashPoint(env, "after-secret")
+		}
 		if c.Bool("no-start") {
 			return nil
 		}

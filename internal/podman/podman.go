@@ -10,6 +10,7 @@ import (
 	"io"
 	"os/exec"
 	"strings"
+	"syscall"
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 )
@@ -34,6 +35,11 @@ func (c Client) runIn(ctx context.Context, stdin io.Reader, args ...string) (int
 	}
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Stdin = stdin
+	// If devbox-quadlet is killed, its podman goes with it: a podman that
+	// outlived a killed create could make its secret after the next
+	// command's cleanup removed it. (The forking thread is a runtime thread
+	// that does not exit while the process lives.)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
@@ -127,6 +133,7 @@ func (c Client) Exec(ctx context.Context, container string, argv ...string) (str
 		path = "podman"
 	}
 	cmd := exec.CommandContext(ctx, path, append([]string{"exec", "--", container}, argv...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.CombinedOutput()
 	msg := strings.TrimSpace(string(out))
 	if ctx.Err() != nil {

@@ -127,7 +127,7 @@ func TestFailingStartRollsBack(t *testing.T) {
 // create (or a destroy) converges with nothing doubled or orphaned.
 func TestCrashInCreate(t *testing.T) {
 	useTestConfig(t)
-	for i, point := range []string{"after-secret", "after-files", "after-reload", "during-start"} {
+	for i, point := range []string{"after-files", "after-reload", "after-secret", "during-start"} {
 		t.Run(point, func(t *testing.T) {
 			name := "crash" + strconv.Itoa(i)
 			cmd := exec.Command(*devbox, "create", name)

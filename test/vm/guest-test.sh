@@ -23,12 +23,12 @@ case "${DEVBOX_BOOT:-1}" in
 1)
 	echo "== guest: $(systemctl --version | head -n1), $(podman --version)"
 	echo "== e2e as alice"
-	as alice $e2e -test.timeout 30m -test.skip '^TestReboot$|^TestAgent|^TestSecrets' || rc=1
+	as alice $e2e -test.timeout 30m -test.skip '^TestReboot$|^TestAgent|^TestSecrets|^TestHostile' || rc=1
 	echo "== e2e as bob (create, limits, list, destroy)"
 	as bob $e2e -test.timeout 10m -test.run 'TestCreateLimitsListDestroy/demo' || rc=1
-	echo "== e2e as root: the host agent and the secrets across users"
+	echo "== e2e as root: the host agent, the secrets across users, a missing podman and a full disk"
 	as carol $e2e -test.run '^$' >/dev/null || rc=1 # imports carol's test images
-	$e2e -test.timeout 30m -test.run '^TestAgent|^TestSecrets' || rc=1
+	$e2e -test.timeout 30m -test.run '^TestAgent|^TestSecrets|^TestHostile' || rc=1
 	echo "== reboot test, boot 1 of 2: prepare"
 	as alice $e2e -test.timeout 5m -test.run '^TestReboot$' -reboot prepare || rc=1
 	;;
