@@ -37,6 +37,7 @@ func Run(ctx context.Context, args []string, env *Env) (code int) {
 	if err != nil {
 		printError(env.Stderr, err)
 	}
+	env.tracef("exit %d", errdefs.ExitCode(err))
 	return errdefs.ExitCode(err)
 }
 

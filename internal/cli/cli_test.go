@@ -463,3 +463,35 @@ func TestInternalErrorExits1(t *testing.T) {
 		t.Errorf("the next create did not clean up after the panic:\n%s", h.errOut)
 	}
 }
+
+func TestStartTicksSkipsTheCommandName(t *testing.T) {
+	// Field 2 may hold spaces and parentheses; field 22 is the start time.
+	stat := "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1234 56 18446744073709551615"
+	if n, ok := startTicks(stat); !ok || n != 987654 {
+		t.Errorf("startTicks = %d, %v; want 987654", n, ok)
+	}
+	if _, ok := startTicks("4242 (x) S 1"); ok {
+		t.Error("a short line parsed")
+	}
+}
+
+func TestTraceIsOffUnlessAsked(t *testing.T) {
+	h := newHarness(t)
+	h.pod.images = append(h.pod.images, "localhost/devbox:latest")
+	if code := h.run("create", "demo"); code != 0 {
+		t.Fatalf("create: %d %s", code, h.errOut)
+	}
+	if strings.Contains(h.errOut.String(), "trace") {
+		t.Errorf("trace lines without DEVBOX_QUADLET_TRACE:\n%s", h.errOut)
+	}
+	h.sys.states["devbox-demo.service"] = sd.UnitState{Name: "devbox-demo.service", LoadState: "loaded", ActiveState: "active", SubState: "running"}
+	h.env.TraceFrom = time.Now()
+	if code := h.run("stop", "demo"); code != 0 {
+		t.Fatalf("stop: %d %s", code, h.errOut)
+	}
+	for _, want := range []string{"trace", "stop job done", "exit 0"} {
+		if !strings.Contains(h.errOut.String(), want) {
+			t.Errorf("traced stop lacks %q:\n%s", want, h.errOut)
+		}
+	}
+}

@@ -132,6 +132,7 @@ func runCreate(c *cli.Context, env *Env) error {
 	if err := requireUser(env); err != nil {
 		return err
 	}
+	env.tracef("validated the request and rendered the units")
 
 	lock, err := lockUser(env)
 	if err != nil {
@@ -144,6 +145,7 @@ func runCreate(c *cli.Context, env *Env) error {
 		return err
 	}
 	defer sys.Close()
+	env.tracef("locked and connected to the user manager")
 
 	// A create that was killed part-way left an intent record: clean up what
 	// it made, then start afresh. Never double anything.
@@ -197,6 +199,7 @@ func runCreate(c *cli.Context, env *Env) error {
 		volumeExisted, volumeErr = env.Podman.VolumeExists(c.Context, quadlet.VolumeName(name))
 	}()
 	checks.Wait()
+	env.tracef("podman image exists and volume exists")
 	// One message is enough when both fail alike (no podman at all).
 	if err := cmp.Or(imageErr, volumeErr); err != nil {
 		return err
@@ -221,6 +224,7 @@ func runCreate(c *cli.Context, env *Env) error {
 		if err := ag.Reserve(c.Context, name, true, float64(spec.CPUs), int64(spec.Memory)); err != nil {
 			return withHint(fmt.Errorf("create %s: %w", name, err), "%s", admissionHint(err, name))
 		}
+		env.tracef("reserved with the host agent")
 	}
 
 	// The auth key is resolved before anything is made, so a secrets
@@ -235,6 +239,7 @@ func runCreate(c *cli.Context, env *Env) error {
 			}
 			return fmt.Errorf("create %s: %w", name, err)
 		}
+		env.tracef("resolved the auth key")
 	}
 
 	// Act. The intent record goes first, so a kill at any later point is
@@ -275,11 +280,13 @@ func runCreate(c *cli.Context, env *Env) error {
 		if err := sys.Reload(c.Context); err != nil {
 			return err
 		}
+		env.tracef("wrote the files and reloaded")
 		crashPoint(env, "after-reload")
 		if err := waitSecret(); err != nil {
 			return err
 		}
 		if spec.Tailnet {
+			env.tracef("podman secret create")
 			crashPoint(env, "after-secret")
 		}
 		if c.Bool("no-start") {
@@ -291,9 +298,11 @@ func runCreate(c *cli.Context, env *Env) error {
 		if err := sys.Start(c.Context, quadlet.ServiceUnit(name)); err != nil {
 			return failureWithLog(c.Context, env, name, err)
 		}
+		env.tracef("start job done")
 		if err := settle(c.Context, env, sys, name, env.StartSettle); err != nil {
 			return failureWithLog(c.Context, env, name, err)
 		}
+		env.tracef("settled: still up after %s", env.StartSettle)
 		return env.enableAutostart(name)
 	}()
 	if err != nil {

@@ -85,6 +85,9 @@ type Env struct {
 	// StartSettle is how long after a start job create and start wait
 	// before checking that the container stayed up.
 	StartSettle time.Duration
+	// TraceFrom, when set, turns on timing traces (trace.go) measured
+	// from this moment.
+	TraceFrom time.Time
 }
 
 // DefaultEnv is the environment of the running process.
@@ -123,6 +126,10 @@ func DefaultEnv() *Env {
 	}
 	if e.UserName == "" {
 		e.UserName = os.Getenv("USER")
+	}
+	if os.Getenv("DEVBOX_QUADLET_TRACE") != "" {
+		e.TraceFrom = processStart(time.Now())
+		e.tracef("start-up done")
 	}
 	return e
 }

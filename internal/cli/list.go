@@ -132,6 +132,7 @@ func runList(c *cli.Context, env *Env) error {
 	if ag != nil {
 		defer ag.Close()
 	}
+	env.tracef("read the config and asked for the host agent")
 	if c.Bool("all") {
 		if ag == nil {
 			return withHint(errdefs.Errorf(errdefs.AgentMissing, "list --all needs the host agent, and this host runs standalone"),
@@ -151,6 +152,7 @@ func runList(c *cli.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	env.tracef("parsed %d container files", len(specs))
 	res := listResult{Schema: 1, Mode: modeOf(ag), Containers: []listedEntry{}}
 	if len(specs) > 0 {
 		sys, err := dial(c, env)
@@ -158,6 +160,7 @@ func runList(c *cli.Context, env *Env) error {
 			return err
 		}
 		defer sys.Close()
+		env.tracef("connected to the user manager")
 		names := make([]string, len(specs))
 		for i, s := range specs {
 			names[i] = quadlet.ServiceUnit(s.Name)
@@ -166,6 +169,7 @@ func runList(c *cli.Context, env *Env) error {
 		if err != nil {
 			return err
 		}
+		env.tracef("read %d units' state in one call", len(states))
 		byName := map[string]sd.UnitState{}
 		for _, st := range states {
 			byName[st.Name] = st
@@ -189,6 +193,7 @@ func runList(c *cli.Context, env *Env) error {
 			}
 		}
 	}
+	env.tracef("read autostart links, reaper records and memory use")
 	if c.Bool("json") {
 		return writeJSON(env.Stdout, res)
 	}

@@ -49,16 +49,19 @@ func runLifecycle(c *cli.Context, env *Env, verb string) error {
 	}
 	defer t.close()
 	name, ag := t.name, t.ag
+	env.tracef("locked, read the config and connected to the host agent")
 	sys, err := dial(c, env)
 	if err != nil {
 		return err
 	}
 	defer sys.Close()
+	env.tracef("connected to the user manager")
 	unit := quadlet.ServiceUnit(name)
 	states, err := sys.Units(c.Context, []string{unit})
 	if err != nil {
 		return err
 	}
+	env.tracef("read the unit's state")
 	word := "stopped"
 	if len(states) == 1 {
 		word = stateWord(states[0])
@@ -87,6 +90,7 @@ func runLifecycle(c *cli.Context, env *Env, verb string) error {
 		if err := sys.Stop(c.Context, unit); err != nil {
 			return fmt.Errorf("stop %s: %w", name, err)
 		}
+		env.tracef("stop job done")
 		if ag != nil {
 			if err := ag.Stop(c.Context, name); err != nil {
 				warnf(env, "%v", err)
@@ -103,6 +107,7 @@ func runLifecycle(c *cli.Context, env *Env, verb string) error {
 			if err := reserveStart(c, env, ag, name); err != nil {
 				return err
 			}
+			env.tracef("reserved with the host agent")
 		}
 		release := func() {
 			if ag != nil {
@@ -113,6 +118,7 @@ func runLifecycle(c *cli.Context, env *Env, verb string) error {
 			release()
 			return withHint(fmt.Errorf("%s %s: %w", verb, name, failureWithLog(c.Context, env, name, err)), "see `devbox-quadlet logs %s` and `journalctl --user -u %s`", name, unit)
 		}
+		env.tracef("%s job done", verb)
 		if err := settle(c.Context, env, sys, name, env.StartSettle); err != nil {
 			release()
 			return withHint(fmt.Errorf("%s %s: %w", verb, name, failureWithLog(c.Context, env, name, err)), "see `devbox-quadlet logs %s` and `journalctl --user -u %s`", name, unit)

@@ -70,6 +70,13 @@ for i in $(seq 1 "$N"); do
 	t version $dq --version
 done
 
+echo "== where the time goes: one run of each verb with DEVBOX_QUADLET_TRACE=1 (ms since exec)"
+for verb in "create traced" "stop traced" "start traced" "list" "destroy traced"; do
+	echo "-- devbox-quadlet $verb"
+	# shellcheck disable=SC2086 # $verb is the verb and its argument
+	as alice env DEVBOX_QUADLET_CONFIG=/tmp/bench.toml DEVBOX_QUADLET_TRACE=1 $dq $verb 2>&1 >/dev/null | sed -n 's/^devbox-quadlet: trace //p'
+done
+
 echo "== medians of $N runs, milliseconds (TCG; ratios are what SPEC §5 sets targets for)"
 for v in reload bare_start bare_stop podman_run create stop start destroy list_units list podman_ps reap version; do
 	printf '%-12s %6s ms\n' "$v" "$(median $v)"
