@@ -192,6 +192,8 @@ func runReap(c *cli.Context, env *Env) error {
 		obs = append(obs, o)
 	}
 	decisions := reaper.Decide(now, obs, clocks, reaperPolicy(cfg))
+	agents := &sweepAgent{c: c, env: env, cfg: cfg}
+	defer agents.close()
 
 	res := reapResult{Schema: 1, DryRun: dry, Now: now.UTC(), Containers: []reapEntry{}}
 	for _, d := range decisions {
@@ -217,12 +219,12 @@ func runReap(c *cli.Context, env *Env) error {
 				case reaper.Warn:
 					err = reapWarn(env, a)
 				case reaper.Stop:
-					if err = reapStop(c, env, cfg, sys, a); err == nil {
+					if err = reapStop(c, env, agents, sys, a); err == nil {
 						r.StoppedSince = now
 						r.Next, r.Due = reaper.Destroy, now.Add(time.Duration(cfg.Reaper.StoppedDestroy))
 					}
 				case reaper.Destroy:
-					if err = reapDestroy(c, env, cfg, sys, specOf[d.Name], a); err == nil {
+					if err = reapDestroy(c, env, cfg, agents, sys, specOf[d.Name], a); err == nil {
 						destroyed = true
 					} else {
 						r.ExportError = err.Error()
@@ -334,18 +336,44 @@ func wallUser(env *Env, msg string) {
 	}
 }
 
+// sweepAgent connects to the host agent at most once per sweep, and only
+// when an action needs it: most sweeps stop and destroy nothing.
+type sweepAgent struct {
+	c     *cli.Context
+	env   *Env
+	cfg   config.Config
+	ag    Agent
+	tried bool
+}
+
+// get returns the agent, or nil when there is none (standalone, or it is
+// down: the reaper's stops and destroys do not wait for it; the agent
+// reconciles its ledger from the cgroup tree).
+func (s *sweepAgent) get() Agent {
+	if !s.tried {
+		s.tried = true
+		s.ag, _ = hostAgent(s.c, s.env, s.cfg)
+	}
+	return s.ag
+}
+
+func (s *sweepAgent) close() {
+	if s.ag != nil {
+		s.ag.Close()
+	}
+}
+
 // reapStop is a normal stop: the autostart link goes, so the container
 // stays stopped after a reboot, and the agent's running reservation ends.
-func reapStop(c *cli.Context, env *Env, cfg config.Config, sys Systemd, a reaper.Action) error {
+func reapStop(c *cli.Context, env *Env, agents *sweepAgent, sys Systemd, a reaper.Action) error {
 	if err := env.disableAutostart(a.Name); err != nil {
 		return err
 	}
 	if err := sys.Stop(c.Context, quadlet.ServiceUnit(a.Name)); err != nil {
 		return err
 	}
-	if ag, err := hostAgent(c, env, cfg); err == nil && ag != nil {
+	if ag := agents.get(); ag != nil {
 		_ = ag.Stop(c.Context, a.Name)
-		ag.Close()
 	}
 	return env.SendJournal(fmt.Sprintf("devbox-quadlet: stopped %s: %s", a.Name, a.Why), map[string]string{
 		"MESSAGE_ID": MessageStopped, "DEVBOX_CONTAINER": a.Name, "DEVBOX_ACTION": reaper.Stop,
@@ -354,7 +382,7 @@ func reapStop(c *cli.Context, env *Env, cfg config.Config, sys Systemd, a reaper
 
 // reapDestroy exports the home volume, then destroys. If the export fails
 // nothing is destroyed.
-func reapDestroy(c *cli.Context, env *Env, cfg config.Config, sys Systemd, spec quadlet.Spec, a reaper.Action) error {
+func reapDestroy(c *cli.Context, env *Env, cfg config.Config, agents *sweepAgent, sys Systemd, spec quadlet.Spec, a reaper.Action) error {
 	name := a.Name
 	stamp := env.Now().UTC().Format("20060102T150405Z")
 	dir := env.archiveDir()
@@ -374,10 +402,7 @@ func reapDestroy(c *cli.Context, env *Env, cfg config.Config, sys Systemd, spec 
 	if unitData, err := os.ReadFile(filepath.Join(env.QuadletDir(), quadlet.ContainerFile(name))); err == nil {
 		_ = replaceFile(dir, filepath.Base(archive)+".container", unitData)
 	}
-	ag, _ := hostAgent(c, env, cfg)
-	if ag != nil {
-		defer ag.Close()
-	}
+	ag := agents.get()
 	cleanup := leaveTailnet(c.Context, env, cfg, ag, name, false, spec.Tailnet)
 	if err := teardown(c.Context, env, sys, name, false); err != nil {
 		return fmt.Errorf("destroy after export (archive %s kept): %w", archive, err)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -237,5 +238,35 @@ func TestCreateInstallsTheReapTimer(t *testing.T) {
 	}
 	if slices.Contains(h.sys.calls, "start devbox-quadlet-reap.timer") {
 		t.Errorf("the second create reinstalled the timer: %v", h.sys.calls)
+	}
+}
+
+// TestReapDialsTheAgentOncePerSweep: a sweep that acts on nothing does not
+// connect to the host agent; one that stops two containers connects once.
+func TestReapDialsTheAgentOncePerSweep(t *testing.T) {
+	h := newHarness(t)
+	now := withClock(t, h)
+	a := &fakeAgent{available: true}
+	dials := 0
+	h.env.DialAgent = func(context.Context) (Agent, error) { dials++; return a, nil }
+	for _, n := range []string{"one", "two"} {
+		if code := h.run("create", n); code != 0 {
+			t.Fatalf("create %s: %d %s", n, code, h.errOut)
+		}
+		running(h, n, true)
+	}
+	dials = 0
+	if code := h.run("reap"); code != 0 {
+		t.Fatalf("reap: %d %s", code, h.errOut)
+	}
+	if dials != 0 {
+		t.Errorf("a sweep that acted on nothing dialled the agent %d times", dials)
+	}
+	*now = now.Add(2 * time.Minute)
+	if code := h.run("reap"); code != 0 {
+		t.Fatalf("reap: %d %s", code, h.errOut)
+	}
+	if dials != 1 || !slices.Contains(a.calls, "stop one") || !slices.Contains(a.calls, "stop two") {
+		t.Errorf("stopping two: %d dials, agent calls %v; want one dial and both stops", dials, a.calls)
 	}
 }
