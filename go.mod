@@ -9,6 +9,8 @@ require (
 	github.com/docker/go-units v0.5.0
 	github.com/godbus/dbus/v5 v5.2.4
 	github.com/urfave/cli/v2 v2.27.7
+	golang.org/x/sys v0.40.0
+	tailscale.com/client/tailscale/v2 v2.12.0
 )
 
 require (
@@ -24,7 +26,5 @@ require (
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
 	go.opentelemetry.io/proto/otlp v1.9.0 // indirect
 	golang.org/x/oauth2 v0.34.0 // indirect
-	golang.org/x/sys v0.40.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
-	tailscale.com/client/tailscale/v2 v2.12.0 // indirect
 )

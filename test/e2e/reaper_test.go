@@ -4,12 +4,16 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The reaper's MESSAGE_IDs (internal/cli/reap.go).
@@ -58,6 +62,52 @@ type reaperJSON struct {
 	State string `json:"state"`
 }
 
+// openPty opens a pseudo-terminal as the test's user and keeps its slave
+// open, as a login shell would, and returns the master and the slave's path.
+func openPty(t *testing.T) (*os.File, string) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	rc, err := m.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint32
+	var ierr error
+	if err := rc.Control(func(fd uintptr) {
+		if ierr = unix.IoctlSetPointerInt(int(fd), unix.TIOCSPTLCK, 0); ierr == nil {
+			n, ierr = unix.IoctlGetUint32(int(fd), unix.TIOCGPTN)
+		}
+	}); err != nil || ierr != nil {
+		t.Fatalf("set up a pty: %v %v", err, ierr)
+	}
+	path := fmt.Sprintf("/dev/pts/%d", n)
+	slave, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { slave.Close() })
+	return m, path
+}
+
+// readUntil reads from f until what it read contains want or bound passes.
+func readUntil(f *os.File, want string, bound time.Duration) string {
+	var got []byte
+	buf := make([]byte, 4096)
+	_ = f.SetReadDeadline(time.Now().Add(bound))
+	for !strings.Contains(string(got), want) {
+		n, err := f.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			break
+		}
+	}
+	return string(got)
+}
+
 // TestReaper runs the reaper from its systemd timer with short windows: an
 // untouched container is warned about, stopped, archived and destroyed,
 // and restored with its home; a container with sessions, a busy one and a
@@ -76,6 +126,8 @@ func TestReaper(t *testing.T) {
 		}
 		t.Cleanup(func() { dq(t, "destroy", n) })
 	}
+	// A terminal of alice's, as an SSH login would have, for the warning.
+	term, termPath := openPty(t)
 	create("reaplease")
 	if r := dq(t, "keepalive", "reaplease", "--for", "30m"); r.code != 0 {
 		t.Fatalf("keepalive: %s", r)
@@ -126,6 +178,10 @@ func TestReaper(t *testing.T) {
 	waitFor(t, "the warning before reapidle's stop", 150*time.Second, func() bool {
 		return strings.Contains(journalUser(t, "MESSAGE_ID="+msgWarn, "DEVBOX_CONTAINER=reapidle"), "reapidle will be stopped")
 	})
+	// The same warning on alice's terminal, written by the timer's service.
+	if got := readUntil(term, "reapidle will be stopped", 30*time.Second); !strings.Contains(got, "reapidle will be stopped") {
+		t.Errorf("alice's terminal %s did not get the warning; it read %q", termPath, got)
+	}
 	if r := dq(t, "list"); !strings.Contains(r.stdout, "stop@") {
 		t.Errorf("list does not show the pending stop:\n%s", r.stdout)
 	}
