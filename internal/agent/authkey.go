@@ -103,6 +103,13 @@ func (c *Client) AuthKey(ctx context.Context, name string) (secrets.Key, error) 
 	return secrets.Clean(buf, "the host agent")
 }
 
+// The words ForgetDevice's reply starts with when the tailnet no longer has
+// the device: the CLI reports the cleanup as done on either.
+const (
+	ForgetDeleted  = "deleted"
+	ForgetNotFound = "not found"
+)
+
 // Forgetter deletes a container's device from the tailnet (tailnet.API).
 type Forgetter interface {
 	Forget(ctx context.Context, name, owner string) (string, error)

@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -17,7 +15,6 @@ import (
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets"
-	"github.com/devbox-quadlet/devbox-quadlet/internal/tailnet"
 )
 
 // Agent is what the verbs need from the host agent.
@@ -74,16 +71,36 @@ func modeLine(a Agent) string {
 	return "agent: admission, global cap and unique names by the host agent"
 }
 
-func agentCommand(env *Env) *cli.Command {
-	return &cli.Command{
-		Name:  "agent",
-		Usage: "run the host agent on the system bus (as a system service, not by hand)",
+// newAgentApp is the command line of devbox-quadlet-agent, the host agent:
+// a separate binary, because only the agent links the 1Password SDK and the
+// Tailscale API client (env.AgentBackends), which would cost every CLI verb
+// their start-up time.
+func newAgentApp(env *Env) *cli.App {
+	return &cli.App{
+		Name:  "devbox-quadlet-agent",
+		Usage: "the devbox-quadlet host agent on the system bus (run as a system service, not by hand)",
 		Description: "Owns " + agent.BusName + " on the system bus and keeps the host-wide ledger\n" +
 			"in --state-dir. See docs/agent.md.",
+		Version:         Version,
+		Writer:          env.Stdout,
+		ErrWriter:       env.Stderr,
+		ExitErrHandler:  func(*cli.Context, error) {},
+		OnUsageError:    usageError,
+		HideHelpCommand: true,
 		Flags: []cli.Flag{
+			&cli.StringFlag{
+				Name:  "config",
+				Usage: "configuration `FILE` (default: $DEVBOX_QUADLET_CONFIG, else " + config.DefaultPath + ")",
+			},
 			&cli.StringFlag{Name: "state-dir", Value: "/var/lib/devbox-quadlet", Usage: "where the ledger lives (`DIR`; systemd's StateDirectory=)"},
 		},
 		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return errdefs.Errorf(errdefs.Usage, "devbox-quadlet-agent takes no arguments, got %q", c.Args().First())
+			}
+			if env.AgentBackends == nil {
+				return errdefs.Errorf(errdefs.System, "this build has no agent backends")
+			}
 			cfg, err := loadConfig(c, env)
 			if err != nil {
 				return err
@@ -92,11 +109,7 @@ func agentCommand(env *Env) *cli.Command {
 			if sd := env.Getenv("STATE_DIRECTORY"); sd != "" && !c.IsSet("state-dir") {
 				dir = strings.Split(sd, ":")[0]
 			}
-			resolver, err := agentResolver(cfg, env)
-			if err != nil {
-				return err
-			}
-			forgetter, err := agentTailnet(cfg, env)
+			resolver, forgetter, err := env.AgentBackends(cfg, env.Getenv)
 			if err != nil {
 				return err
 			}
@@ -151,34 +164,4 @@ func printLedger(env *Env, l agent.Listing) {
 	for _, e := range l.Entries {
 		fmt.Fprintf(env.Stdout, "%-20s %-10s %-8t %-6s %s\n", e.Name, e.User, e.Running, config.CPUs(e.CPUs), config.Size(e.Memory))
 	}
-}
-
-// TailnetSecretCredential is the systemd credential with the Tailscale
-// OAuth client secret, imported like the 1Password token.
-const TailnetSecretCredential = "devbox-quadlet.ts-oauth-secret"
-
-// agentTailnet builds the Tailscale API client of the destroy fallback, or
-// nil when tailnet.oauth_client_id is not set.
-func agentTailnet(cfg config.Config, env *Env) (agent.Forgetter, error) {
-	t := cfg.Tailnet
-	if t.OAuthClientID == "" {
-		return nil, nil
-	}
-	var paths []string
-	if d := env.Getenv("CREDENTIALS_DIRECTORY"); d != "" {
-		paths = append(paths, filepath.Join(d, TailnetSecretCredential))
-	}
-	if t.OAuthSecretFile != "" {
-		paths = append(paths, string(t.OAuthSecretFile))
-	}
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		if secret := strings.TrimSpace(string(data)); secret != "" {
-			return tailnet.New(string(t.APIURL), string(t.Name), string(t.OAuthClientID), secret)
-		}
-	}
-	return nil, errdefs.Errorf(errdefs.Usage, "tailnet.oauth_client_id is set but there is no OAuth client secret: put it in /etc/credstore/%s or set tailnet.oauth_secret_file", TailnetSecretCredential)
 }

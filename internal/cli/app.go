@@ -16,7 +16,17 @@ import (
 
 // Run runs the command line args (args[0] is the program name) and returns
 // the process exit code. It never calls os.Exit: only main does.
-func Run(ctx context.Context, args []string, env *Env) (code int) {
+func Run(ctx context.Context, args []string, env *Env) int {
+	return run(ctx, newApp(env), args, env)
+}
+
+// RunAgent runs the host agent's command line (cmd/devbox-quadlet-agent):
+// the same exit codes and error format as Run, with env.AgentBackends set.
+func RunAgent(ctx context.Context, args []string, env *Env) int {
+	return run(ctx, newAgentApp(env), args, env)
+}
+
+func run(ctx context.Context, app *cli.App, args []string, env *Env) (code int) {
 	// A bug must not look like a usage error: Go's own panic exit status is
 	// 2, which R-09 gives to usage errors. Exit 1 ("anything else") instead.
 	// A create cut short this way leaves its intent record, so the next
@@ -28,7 +38,6 @@ func Run(ctx context.Context, args []string, env *Env) (code int) {
 		}
 	}()
 	var notFound string
-	app := newApp(env)
 	app.CommandNotFound = func(_ *cli.Context, cmd string) { notFound = cmd }
 	err := app.RunContext(ctx, args)
 	if err == nil && notFound != "" {
@@ -72,7 +81,6 @@ func newApp(env *Env) *cli.App {
 			listCommand(env),
 			renderCommand(env),
 			configCommand(env),
-			agentCommand(env),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

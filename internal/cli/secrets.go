@@ -10,47 +10,15 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets"
-	"github.com/devbox-quadlet/devbox-quadlet/internal/tailnet"
 )
-
-// AgentKeyTemplate is where the agent's file backend looks when the config
-// names no path: one file per user, readable by the agent's user only.
-const AgentKeyTemplate = "/etc/devbox-quadlet/authkeys/{user}"
 
 // tailnetEnabled says whether new containers get an auth key at all.
 func tailnetEnabled(cfg config.Config) bool { return cfg.Secrets.Backend != "none" }
-
-// agentResolver builds the agent's resolver from its configuration; nil
-// means the host hands out no keys.
-func agentResolver(cfg config.Config, env *Env) (secrets.Resolver, error) {
-	s := cfg.Secrets
-	switch s.Backend {
-	case "none":
-		return nil, nil
-	case "onepassword":
-		return &secrets.OnePassword{
-			Vault:   string(s.Vault),
-			Timeout: time.Duration(s.Timeout),
-			Version: Version,
-			Token: secrets.TokenSource{
-				CredentialsDir: env.Getenv("CREDENTIALS_DIRECTORY"),
-				File:           string(s.TokenFile),
-				Getenv:         env.Getenv,
-			}.Token,
-		}, nil
-	case "file":
-		path := string(s.Path)
-		if path == "" {
-			path = AgentKeyTemplate
-		}
-		return secrets.File{Template: path}, nil
-	}
-	return nil, errdefs.Errorf(errdefs.Usage, "secrets.backend = %q is for standalone use: the agent cannot read a user's environment; use \"file\" or \"onepassword\"", s.Backend)
-}
 
 // standaloneResolver builds the CLI's own resolver when there is no agent.
 // The file backend's default is a file the user owns, and it must be private.
@@ -66,13 +34,18 @@ func standaloneResolver(cfg config.Config, env *Env) secrets.Resolver {
 		}
 		return secrets.File{Template: path, Private: true}
 	}
-	// onepassword: the user's own token, from their environment or token_file.
-	return &secrets.OnePassword{
-		Vault:   string(s.Vault),
-		Timeout: time.Duration(s.Timeout),
-		Version: Version,
-		Token:   secrets.TokenSource{File: string(s.TokenFile), Getenv: env.Getenv}.Token,
-	}
+	// onepassword: the service-account token is held only by the host
+	// agent, and only the agent binary links the SDK.
+	return noAgentOnePassword{vault: string(s.Vault)}
+}
+
+// noAgentOnePassword stands for the 1Password backend when there is no host
+// agent to run it: every resolution says so.
+type noAgentOnePassword struct{ vault string }
+
+func (n noAgentOnePassword) Describe(user string) string { return secrets.Reference(n.vault, user) }
+func (n noAgentOnePassword) Resolve(context.Context, string) (secrets.Key, error) {
+	return nil, errdefs.Errorf(errdefs.Secret, "secrets.backend = \"onepassword\" is resolved by the host agent, which holds the 1Password token, and there is none; standalone, use \"file\" or \"env\"")
 }
 
 // authKey resolves the invoking user's auth key: from the agent when there
@@ -225,7 +198,7 @@ func leaveTailnet(ctx context.Context, env *Env, cfg config.Config, ag Agent, na
 		return res
 	}
 	res.API = out
-	res.OK = strings.HasPrefix(out, tailnet.Deleted) || out == tailnet.NotFound
+	res.OK = strings.HasPrefix(out, agent.ForgetDeleted) || out == agent.ForgetNotFound
 	return res
 }
 

@@ -191,3 +191,20 @@ func TestRotateKey(t *testing.T) {
 		t.Errorf("rotate-key of a missing container: exit %d, want 3", code)
 	}
 }
+
+// TestStandaloneOnePasswordNeedsTheAgent: without a host agent the CLI
+// does not resolve from 1Password (the token is the agent's, and the SDK is
+// linked only into the agent), and says what to use instead.
+func TestStandaloneOnePasswordNeedsTheAgent(t *testing.T) {
+	h := newHarness(t)
+	if err := os.WriteFile(h.env.DefaultConfig, []byte("[secrets]\nbackend = \"onepassword\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code := h.run("create", "demo")
+	if code != 7 || !strings.Contains(h.errOut.String(), "resolved by the host agent") || !strings.Contains(h.errOut.String(), `use "file" or "env"`) {
+		t.Fatalf("exit %d, want 7 naming the agent and the alternatives: %s", code, h.errOut)
+	}
+	if files := h.quadletFiles(); len(files) != 0 || len(h.pod.calls) != 0 {
+		t.Errorf("acted anyway: files %v, podman %v", files, h.pod.calls)
+	}
+}

@@ -55,9 +55,9 @@ func Clean(raw []byte, from string) (Key, error) {
 	return Key(k), nil
 }
 
-// userOK refuses user names that could change a path or a reference. Login
+// CheckUser refuses user names that could change a path or a reference. Login
 // names come from the bus or the OS, so this is defence in depth.
-func userOK(user string) error {
+func CheckUser(user string) error {
 	if user == "" || user == "." || user == ".." || strings.ContainsAny(user, "/\\\x00\n{}") {
 		return errdefs.Errorf(errdefs.Usage, "cannot resolve an auth key for user %q", user)
 	}
@@ -81,7 +81,7 @@ func (f File) Describe(user string) string { return "file " + f.Path(user) }
 
 // Resolve implements Resolver.
 func (f File) Resolve(_ context.Context, user string) (Key, error) {
-	if err := userOK(user); err != nil {
+	if err := CheckUser(user); err != nil {
 		return nil, err
 	}
 	path := f.Path(user)

@@ -11,13 +11,15 @@ import (
 
 	tailscale "tailscale.com/client/tailscale/v2"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 )
 
-// Outcomes of Forget, as reported in destroy's tailnet_cleanup.
+// Outcomes of Forget, as reported in destroy's tailnet_cleanup; the words
+// are the agent protocol's, which the CLI reads.
 const (
-	Deleted  = "deleted"
-	NotFound = "not found"
+	Deleted  = agent.ForgetDeleted
+	NotFound = agent.ForgetNotFound
 )
 
 // API is a Tailscale API client with OAuth client credentials.

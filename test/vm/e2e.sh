@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# e2e.sh builds the static devbox-quadlet binary and the e2e test binary,
+# e2e.sh builds the static devbox-quadlet and devbox-quadlet-agent binaries
+# and the e2e test binary,
 # builds (or reuses) the VM image, boots it once, runs a guest script in it,
 # and prints the guest's output. MODE is "test" (the e2e suite) or "demo".
 #
@@ -14,7 +15,7 @@ rm -rf "$run"
 mkdir -p "$run/share/bin"
 
 echo "== building static binaries" >&2
-(cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$run/share/bin/devbox-quadlet" ./cmd/devbox-quadlet)
+(cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$run/share/bin/" ./cmd/devbox-quadlet ./cmd/devbox-quadlet-agent)
 if [ "$mode" = test ]; then
 	(cd "$repo" && CGO_ENABLED=0 go test -c -tags e2e -o "$run/share/bin/e2e.test" ./test/e2e)
 fi

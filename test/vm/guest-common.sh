@@ -24,7 +24,7 @@ wait_user_manager() {
 # the NixOS module would: binary, system user, unit, D-Bus policy and
 # activation file, and the host config. The agent then starts on demand.
 install_agent() {
-	install -m 0755 /share/bin/devbox-quadlet /usr/local/bin/devbox-quadlet
+	install -m 0755 /share/bin/devbox-quadlet /share/bin/devbox-quadlet-agent /usr/local/bin/
 	id devbox-quadlet >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin devbox-quadlet
 	install -m 0644 /share/contrib/systemd/devbox-quadlet-agent.service /etc/systemd/system/
 	install -m 0644 /share/contrib/dbus/io.github.DevboxQuadlet.Agent1.conf /etc/dbus-1/system.d/

@@ -1,93 +1,46 @@
-package secrets
+// Package onepassword is the 1Password backend of the auth keys: it resolves
+// op://{vault}/{user}-tailscale-authkey/password with the 1Password Go SDK. Only
+// the host agent links it (the token is held only by the agent, R-16), so
+// the CLI binary stays free of the SDK's WebAssembly runtime.
+package onepassword
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	onepassword "github.com/1password/onepassword-sdk-go"
+	op "github.com/1password/onepassword-sdk-go"
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets"
 )
 
-// CredentialName is the systemd credential that holds the 1Password
-// service-account token. The agent's unit imports it with
-// ImportCredential=devbox-quadlet.*, so an admin puts the token in
-// /etc/credstore/devbox-quadlet.op-token (or the encrypted store).
-const CredentialName = "devbox-quadlet.op-token"
-
-// TokenEnv is the SDK's conventional variable, honoured in the agent's own
-// environment only.
-const TokenEnv = "OP_SERVICE_ACCOUNT_TOKEN"
-
-// TokenSource finds the service-account token: the systemd credential, then
-// File, then $OP_SERVICE_ACCOUNT_TOKEN. The first one present wins.
-type TokenSource struct {
-	CredentialsDir string // $CREDENTIALS_DIRECTORY, empty outside systemd
-	File           string // secrets.token_file from the config
-	Getenv         func(string) string
-}
-
-// Token returns the token, or an errdefs.Secret error saying where it looked.
-func (t TokenSource) Token() (string, error) {
-	var paths []string
-	if t.CredentialsDir != "" {
-		paths = append(paths, filepath.Join(t.CredentialsDir, CredentialName))
-	}
-	if t.File != "" {
-		paths = append(paths, t.File)
-	}
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if os.IsNotExist(err) {
-			continue
-		}
-		if err != nil {
-			return "", errdefs.Errorf(errdefs.Secret, "cannot read the 1Password token: %v", scrubPathError(err))
-		}
-		if tok := strings.TrimSpace(string(data)); tok != "" {
-			return tok, nil
-		}
-		return "", errdefs.Errorf(errdefs.Secret, "the 1Password token file %s is empty", p)
-	}
-	if t.Getenv != nil {
-		if tok := strings.TrimSpace(t.Getenv(TokenEnv)); tok != "" {
-			return tok, nil
-		}
-	}
-	return "", errdefs.Errorf(errdefs.Secret,
-		"no 1Password service-account token: put it in /etc/credstore/%s (read through the agent's ImportCredential=), set secrets.token_file, or set %s in the agent's environment",
-		CredentialName, TokenEnv)
-}
-
-// OnePassword resolves op://{Vault}/{user}-tailscale-authkey/password with the
+// Resolver resolves op://{Vault}/{user}-tailscale-authkey/password with the
 // 1Password Go SDK. One SDK client is kept between calls: starting it loads
 // the SDK's WebAssembly core, which takes seconds.
-type OnePassword struct {
+type Resolver struct {
 	Vault   string
 	Token   func() (string, error)
 	Timeout time.Duration // bounds each resolution, client start included
 	Version string        // reported to 1Password as the integration version
 
 	mu     sync.Mutex
-	client *onepassword.Client
+	client *op.Client
 	token  string
 }
 
 // Describe implements Resolver.
-func (o *OnePassword) Describe(user string) string { return Reference(o.Vault, user) }
+func (o *Resolver) Describe(user string) string { return secrets.Reference(o.Vault, user) }
 
 // Resolve implements Resolver.
-func (o *OnePassword) Resolve(ctx context.Context, user string) (Key, error) {
-	if err := userOK(user); err != nil {
+func (o *Resolver) Resolve(ctx context.Context, user string) (secrets.Key, error) {
+	if err := secrets.CheckUser(user); err != nil {
 		return nil, err
 	}
-	ref := Reference(o.Vault, user)
+	ref := secrets.Reference(o.Vault, user)
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = 20 * time.Second
@@ -107,10 +60,10 @@ func (o *OnePassword) Resolve(ctx context.Context, user string) (Key, error) {
 	}
 	if o.client == nil || o.token != token {
 		o.client = nil
-		c, err := callBounded(ctx, func() (*onepassword.Client, error) {
-			return onepassword.NewClient(ctx,
-				onepassword.WithServiceAccountToken(token),
-				onepassword.WithIntegrationInfo("devbox-quadlet", version))
+		c, err := callBounded(ctx, func() (*op.Client, error) {
+			return op.NewClient(ctx,
+				op.WithServiceAccountToken(token),
+				op.WithIntegrationInfo("devbox-quadlet", version))
 		})
 		if err != nil {
 			return nil, o.fail(ctx, ref, token, timeout, "cannot start the 1Password client", err)
@@ -125,12 +78,12 @@ func (o *OnePassword) Resolve(ctx context.Context, user string) (Key, error) {
 		o.client = nil
 		return nil, o.fail(ctx, ref, token, timeout, "cannot resolve "+ref, err)
 	}
-	return Clean([]byte(value), ref)
+	return secrets.Clean([]byte(value), ref)
 }
 
 // fail maps an SDK error to an errdefs.Secret error that names the reference
 // and never the token (scrubbed in case the SDK ever echoes it).
-func (o *OnePassword) fail(ctx context.Context, ref, token string, timeout time.Duration, what string, err error) error {
+func (o *Resolver) fail(ctx context.Context, ref, token string, timeout time.Duration, what string, err error) error {
 	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 		return errdefs.Errorf(errdefs.Secret, "%s: 1Password did not answer within %s", what, timeout)
 	}
@@ -140,7 +93,7 @@ func (o *OnePassword) fail(ctx context.Context, ref, token string, timeout time.
 	if token != "" {
 		msg = strings.ReplaceAll(msg, token, "[token]")
 	}
-	var rl *onepassword.RateLimitExceededError
+	var rl *op.RateLimitExceededError
 	if errors.As(err, &rl) {
 		msg = "rate limit exceeded (service-account tokens are rate-limited; try again later): " + msg
 	}
