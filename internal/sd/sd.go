@@ -135,20 +135,40 @@ func (m *Manager) ResetFailed(ctx context.Context, unit string) error {
 }
 
 // Units returns the state of each named unit in one D-Bus call, in the order
-// given. Units that do not exist come back with LoadState "not-found".
+// given. It asks for the loaded units matching the names
+// (ListUnitsByPatterns, as `systemctl list-units` does), not by name: asking
+// by name makes systemd load every stopped unit it had unloaded, which took
+// 1 s for 51 containers under TCG. A unit that is not loaded is inactive;
+// it comes back with ActiveState "inactive", SubState "dead" and an empty
+// LoadState (status, which reads one unit's properties, tells "not-found").
 func (m *Manager) Units(ctx context.Context, names []string) ([]UnitState, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
-	st, err := m.conn.ListUnitsByNamesContext(ctx, names)
+	// The names are validated unit names; none holds a glob character.
+	st, err := m.conn.ListUnitsByPatternsContext(ctx, nil, names)
 	if err != nil {
 		return nil, errdefs.Errorf(errdefs.System, "list units: %w", err)
 	}
-	out := make([]UnitState, 0, len(st))
+	loaded := make(map[string]UnitState, len(st))
 	for _, s := range st {
-		out = append(out, UnitState{Name: s.Name, LoadState: s.LoadState, ActiveState: s.ActiveState, SubState: s.SubState})
+		loaded[s.Name] = UnitState{Name: s.Name, LoadState: s.LoadState, ActiveState: s.ActiveState, SubState: s.SubState}
 	}
-	return out, nil
+	return unitsInOrder(names, loaded), nil
+}
+
+// unitsInOrder lists the states of names in order; a name systemd did not
+// report is an inactive unit that is not loaded.
+func unitsInOrder(names []string, loaded map[string]UnitState) []UnitState {
+	out := make([]UnitState, 0, len(names))
+	for _, n := range names {
+		u, ok := loaded[n]
+		if !ok {
+			u = UnitState{Name: n, ActiveState: "inactive", SubState: "dead"}
+		}
+		out = append(out, u)
+	}
+	return out
 }
 
 func asDBusError(err error, target *dbus.Error) bool {

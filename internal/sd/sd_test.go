@@ -3,6 +3,7 @@ package sd
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -51,5 +52,21 @@ func TestPayloadAlive(t *testing.T) {
 	}
 	if alive, _ := PayloadAlive(root, ""); alive {
 		t.Error("no control group counted as alive")
+	}
+}
+
+func TestUnitsInOrderFillsTheUnloaded(t *testing.T) {
+	loaded := map[string]UnitState{
+		"devbox-b.service": {Name: "devbox-b.service", LoadState: "loaded", ActiveState: "active", SubState: "running"},
+		"devbox-c.service": {Name: "devbox-c.service", LoadState: "loaded", ActiveState: "failed", SubState: "failed"},
+	}
+	got := unitsInOrder([]string{"devbox-a.service", "devbox-b.service", "devbox-c.service"}, loaded)
+	want := []UnitState{
+		{Name: "devbox-a.service", ActiveState: "inactive", SubState: "dead"},
+		loaded["devbox-b.service"],
+		loaded["devbox-c.service"],
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("unitsInOrder = %+v\nwant %+v", got, want)
 	}
 }
