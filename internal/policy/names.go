@@ -4,12 +4,25 @@ package policy
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 )
 
 // NameRule is the container-name rule of SPEC R-03, worded for error messages.
-const NameRule = "a name is 3-63 characters of a-z, 0-9 and '-', starts with a letter and does not end with '-'"
+const NameRule = "a name is 3-63 characters of a-z, 0-9 and '-', starts with a letter, does not end with '-' or '-home-volume', and does not start with 'quadlet-'"
+
+// Suffixes and prefixes a name may not have, because the units made from it
+// would collide with another container's or the tool's own. Quadlet names the
+// home volume's unit of container "foo" devbox-foo-home-volume.service, which
+// is also the service of a container named "foo-home-volume"; the reaper's
+// units are devbox-quadlet-reap.{service,timer}, which a container named
+// "quadlet-reap" would shadow. The prefix is reserved whole, for units to come.
+const (
+	reservedSuffix = "-home-volume"
+	reservedPrefix = "quadlet-"
+)
 
 // Name length bounds of R-03. The upper bound is also the DNS label limit,
 // since the name becomes the container's tailnet hostname.
@@ -38,6 +51,10 @@ func nameProblem(name string) string {
 		return "it does not start with a letter"
 	case name[len(name)-1] == '-':
 		return "it ends with '-'"
+	case strings.HasSuffix(name, reservedSuffix):
+		return "its units would collide with the home volume unit of container " + strconv.Quote(strings.TrimSuffix(name, reservedSuffix))
+	case strings.HasPrefix(name, reservedPrefix):
+		return "names starting with 'quadlet-' are reserved for devbox-quadlet's own units"
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]

@@ -39,6 +39,13 @@ func TestValidateName(t *testing.T) {
 		{"space", "foo bar", false},
 		{"underscore", "foo_bar", false},
 		{"unicode", "dém", false},
+		{"volume unit of another container", "foo-home-volume", false},
+		{"home volume suffix alone", "x-home-volume", false},
+		{"home but not volume", "foo-home", true},
+		{"volume but not home", "foo-volume", true},
+		{"reaper unit", "quadlet-reap", false},
+		{"reserved prefix", "quadlet-x", false},
+		{"quadlet inside", "myquadlet-x", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
