@@ -272,7 +272,7 @@ func openTarget(c *cli.Context, env *Env, o targetOpts) (*target, error) {
 	}
 	t := &target{name: name, cfg: cfg}
 	if o.lock {
-		if t.lock, err = lockUser(env); err != nil {
+		if t.lock, err = lockUser(env, c.Command.Name+" "+name); err != nil {
 			return nil, err
 		}
 	}

@@ -188,8 +188,11 @@ func newHarness(t *testing.T) *harness {
 			h.journal = append(h.journal, fields["MESSAGE_ID"]+" "+msg)
 			return nil
 		},
-		TerminalDir: filepath.Join(home, "pts"),
-		Executable:  func() (string, error) { return "/usr/bin/devbox-quadlet", nil },
+		TerminalDir:     filepath.Join(home, "pts"),
+		LockDir:         filepath.Join(home, "run", "devbox-quadlet"),
+		Stdin:           strings.NewReader(""),
+		StdinIsTerminal: func() bool { return false },
+		Executable:      func() (string, error) { return "/usr/bin/devbox-quadlet", nil },
 	}
 	h.sys = &fakeSystemd{dir: h.env.QuadletDir(), states: map[string]sd.UnitState{}}
 	h.env.DialSystemd = func(context.Context, *Env) (Systemd, error) { h.dials++; return h.sys, nil }

@@ -124,7 +124,7 @@ func runCreate(c *cli.Context, env *Env) error {
 	}
 	spec.Syncthing = c.Bool("with-syncthing")
 	spec.Tailnet = tailnetEnabled(cfg)
-	spec.ActivityDir = env.activityDir(name)
+	spec.ActivityDir = env.newActivityDir(name)
 	files, err := quadlet.Render(spec)
 	if err != nil {
 		return err
@@ -134,7 +134,7 @@ func runCreate(c *cli.Context, env *Env) error {
 	}
 	env.tracef("validated the request and rendered the units")
 
-	lock, err := lockUser(env)
+	lock, err := lockUser(env, "create "+name)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/journal"
@@ -92,7 +94,31 @@ type Env struct {
 	// TraceFrom, when set, turns on timing traces (trace.go) measured
 	// from this moment.
 	TraceFrom time.Time
+	// Stdin is where destroy reads its confirmation; StdinIsTerminal says
+	// whether it is a terminal (destroy never prompts a script).
+	Stdin           io.Reader
+	StdinIsTerminal func() bool
+	// LockDir holds the user's lock; empty means /run/user/UID/devbox-quadlet
+	// (see lockUser). LockTimeout bounds the wait for it (0: DefaultLockTimeout).
+	LockDir     string
+	LockTimeout time.Duration
+	// ExportTimeout bounds one `podman volume export` of a home (0:
+	// DefaultExportTimeout), so a hung podman cannot hold up the user.
+	ExportTimeout time.Duration
+
+	// stateDirs caches containerStateDir.
+	stateDirs map[string]string
 }
+
+// Bounds on waiting, overridable in Env for tests.
+const (
+	// DefaultLockTimeout is longer than a create that waits out a slow
+	// start (quadlet.StartTimeout is 300 s) only for the reaper's sake: a
+	// person sees who holds the lock after a moment and can Ctrl-C.
+	DefaultLockTimeout = 6 * time.Minute
+	// DefaultExportTimeout bounds the export of one home volume.
+	DefaultExportTimeout = 30 * time.Minute
+)
 
 // DefaultEnv is the environment of the running process.
 func DefaultEnv() *Env {
@@ -111,6 +137,11 @@ func DefaultEnv() *Env {
 		TerminalDir:   "/dev/pts",
 		Executable:    os.Executable,
 		CgroupRoot:    "/sys/fs/cgroup",
+		Stdin:         os.Stdin,
+		StdinIsTerminal: func() bool {
+			_, err := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS)
+			return err == nil
+		},
 		DialAgent: func(ctx context.Context) (Agent, error) {
 			c, err := agent.Dial(ctx)
 			if err != nil {

@@ -137,6 +137,9 @@ func teardown(parent context.Context, env *Env, sys Systemd, name string, keepVo
 			errs = append(errs, err)
 		}
 	}
+	// The activity directory and the reaper's record are found through the
+	// unit file, which goes below: resolve them first.
+	activity, rec := env.activityDir(name), env.recordPath(name)
 	step(env.disableAutostart(name))
 	step(sys.Stop(ctx, quadlet.ServiceUnit(name)))
 	step(sys.Stop(ctx, quadlet.VolumeServiceUnit(name)))
@@ -159,10 +162,11 @@ func teardown(parent context.Context, env *Env, sys Systemd, name string, keepVo
 	// A file the image made as a non-root user inside belongs to a subuid
 	// the user cannot delete without `podman unshare`; that must not fail a
 	// destroy, so it is only reported.
-	if err := os.RemoveAll(env.activityDir(name)); err != nil {
-		warnf(env, "could not remove the activity directory: %v (`podman unshare rm -rf %s` will)", err, env.activityDir(name))
+	if err := os.RemoveAll(activity); err != nil {
+		warnf(env, "could not remove the activity directory: %v (`podman unshare rm -rf %s` will)", err, activity)
 	}
-	step(removeIfExists(env.recordPath(name)))
+	step(removeIfExists(rec))
+	delete(env.stateDirs, name)
 	return errors.Join(errs...)
 }
 

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,48 +39,11 @@ type record struct {
 	Swept       time.Time `json:"swept,omitempty"`
 }
 
-func (e *Env) activityDir(name string) string {
-	return filepath.Join(e.StateDir(), "activity", name)
-}
-func (e *Env) recordPath(name string) string {
-	return filepath.Join(e.StateDir(), "reaper", name+".json")
-}
-func (e *Env) archiveDir() string { return filepath.Join(e.StateDir(), "archives") }
-
-// loadRecord returns the record of name; a missing or unreadable one is the
-// zero record (the clock starts again, never an early action).
-func (e *Env) loadRecord(name string) (record, bool) {
-	var r record
-	data, err := os.ReadFile(e.recordPath(name))
-	if err != nil || json.Unmarshal(data, &r) != nil {
-		return record{}, false
-	}
-	return r, true
-}
-
-// saveRecord replaces the record atomically (temp file, fsync, rename).
-func (e *Env) saveRecord(name string, r record) error {
-	data, _ := json.MarshalIndent(r, "", "  ")
-	return replaceFile(filepath.Dir(e.recordPath(name)), filepath.Base(e.recordPath(name)), data)
-}
-
 func replaceFile(dir, name string, data []byte) error {
 	if err := atomicfile.Replace(filepath.Join(dir, name), data); err != nil {
 		return errdefs.Errorf(errdefs.System, "write %s: %w", filepath.Join(dir, name), err)
 	}
 	return nil
-}
-
-// sessionTime is the newest mtime in the container's activity directory.
-func (e *Env) sessionTime(name string) time.Time {
-	var newest time.Time
-	entries, _ := os.ReadDir(e.activityDir(name))
-	for _, ent := range entries {
-		if info, err := ent.Info(); err == nil && info.ModTime().After(newest) {
-			newest = info.ModTime()
-		}
-	}
-	return newest
 }
 
 func reaperPolicy(cfg config.Config) reaper.Policy {
@@ -135,7 +97,7 @@ func runReap(c *cli.Context, env *Env) error {
 		return err
 	}
 	dry := c.Bool("dry-run")
-	lock, err := lockUser(env)
+	lock, err := lockUser(env, "reap")
 	if err != nil {
 		return err
 	}

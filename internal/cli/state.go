@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
+)
+
+// Where a container's state lives. The per-user state directory of SPEC §6
+// is $XDG_STATE_HOME/devbox-quadlet, but XDG_STATE_HOME is whatever the
+// calling process has: a login shell may set it while the user manager that
+// runs the reaper's timer does not. So the directory is resolved once, by
+// create, and recorded in the container's unit (its activity directory,
+// STATE/activity/NAME, is bind-mounted into the container); every later
+// command, the reaper included, reads it back from there. Only a new
+// container, restore's search and the archives of a gone container fall back
+// to this process's own StateDir.
+
+// newActivityDir is the activity directory create records for a new container.
+func (e *Env) newActivityDir(name string) string {
+	return filepath.Join(e.StateDir(), "activity", name)
+}
+
+// stateDirOfSpec is the state directory recorded in spec, or "" when the
+// unit records none (a container made without an activity directory).
+func stateDirOfSpec(s quadlet.Spec) string {
+	d := s.ActivityDir
+	if d == "" || filepath.Base(d) != s.Name || filepath.Base(filepath.Dir(d)) != "activity" {
+		return ""
+	}
+	return filepath.Dir(filepath.Dir(d))
+}
+
+// containerStateDir is the state directory of container name: the one its
+// unit records, else this process's. It is looked up once per process.
+func (e *Env) containerStateDir(name string) string {
+	if d, ok := e.stateDirs[name]; ok {
+		return d
+	}
+	d := e.StateDir()
+	if s, err := readSpec(e, name); err == nil {
+		if rec := stateDirOfSpec(s); rec != "" {
+			d = rec
+		}
+	}
+	if e.stateDirs == nil {
+		e.stateDirs = map[string]string{}
+	}
+	e.stateDirs[name] = d
+	return d
+}
+
+// noteStateDir records what a caller already parsed, sparing a read.
+func (e *Env) noteStateDir(s quadlet.Spec) {
+	if d := stateDirOfSpec(s); d != "" {
+		if e.stateDirs == nil {
+			e.stateDirs = map[string]string{}
+		}
+		e.stateDirs[s.Name] = d
+	}
+}
+
+func (e *Env) activityDir(name string) string {
+	return filepath.Join(e.containerStateDir(name), "activity", name)
+}
+
+func (e *Env) recordPath(name string) string {
+	return filepath.Join(e.containerStateDir(name), "reaper", name+".json")
+}
+
+// archiveDir is where this process keeps and looks for home archives.
+func (e *Env) archiveDir() string { return filepath.Join(e.StateDir(), "archives") }
+
+// loadRecord returns the record of name; a missing or unreadable one is the
+// zero record (the clock starts again, never an early action).
+func (e *Env) loadRecord(name string) (record, bool) {
+	var r record
+	data, err := os.ReadFile(e.recordPath(name))
+	if err != nil || json.Unmarshal(data, &r) != nil {
+		return record{}, false
+	}
+	return r, true
+}
+
+// saveRecord replaces the record atomically (temp file, fsync, rename).
+func (e *Env) saveRecord(name string, r record) error {
+	data, _ := json.MarshalIndent(r, "", "  ")
+	return replaceFile(filepath.Dir(e.recordPath(name)), filepath.Base(e.recordPath(name)), data)
+}
+
+// sessionTime is the newest mtime in the container's activity directory.
+func (e *Env) sessionTime(name string) time.Time {
+	var newest time.Time
+	entries, _ := os.ReadDir(e.activityDir(name))
+	for _, ent := range entries {
+		if info, err := ent.Info(); err == nil && info.ModTime().After(newest) {
+			newest = info.ModTime()
+		}
+	}
+	return newest
+}
