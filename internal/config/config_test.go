@@ -226,8 +226,11 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+// FuzzParseDuration: a successful parse is positive, at most MaxDuration,
+// and prints in a form that parses back to the same value and prints the
+// same again.
 func FuzzParseDuration(f *testing.F) {
-	for _, s := range []string{"7d", "1d12h", "90s", "", "x"} {
+	for _, s := range []string{"7d", "1d12h", "90s", "", "x", "3650d", "616385997d", "999999999d", "9999999999s", "1d106752d"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -235,8 +238,11 @@ func FuzzParseDuration(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if d <= 0 || d > MaxDuration {
+			t.Fatalf("ParseDuration(%q) = %d ns, outside (0, MaxDuration]", s, int64(d))
+		}
 		back, err := ParseDuration(d.String())
-		if err != nil || back != d {
+		if err != nil || back != d || back.String() != d.String() {
 			t.Fatalf("round trip %q -> %v -> %q failed: %v", s, d, d.String(), err)
 		}
 	})

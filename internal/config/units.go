@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -24,12 +25,19 @@ const (
 
 // ParseSize parses s as a Size and checks it is within [MinSize, MaxSize].
 func ParseSize(s string) (Size, error) {
+	outOfRange := fmt.Errorf("size %q is out of range: want between 64M and 16T", s)
 	n, err := units.RAMInBytes(strings.TrimSpace(s))
-	if err != nil || n <= 0 {
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, outOfRange // too large for a float64
+	}
+	if err != nil {
 		return 0, fmt.Errorf("invalid size %q: want a positive number with an optional unit, e.g. 512M, 4G or 4GiB", s)
 	}
+	// go-units converts its float64 to int64 without a check: a value of
+	// 2^63 bytes or more comes back as MinInt64 on amd64 and MaxInt64 on
+	// arm64. Neither is in range, and the syntax was fine, so say so.
 	if Size(n) < MinSize || Size(n) > MaxSize {
-		return 0, fmt.Errorf("size %q is out of range: want between 64M and 16T", s)
+		return 0, outOfRange
 	}
 	return Size(n), nil
 }
@@ -59,13 +67,17 @@ const (
 
 // ParseCPUs parses s as a CPU count and checks its range.
 func ParseCPUs(s string) (CPUs, error) {
+	outOfRange := fmt.Errorf("CPU count %q is out of range: want between 0.01 and 1024", s)
 	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, outOfRange // a number, too large for a float64
+	}
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, fmt.Errorf("invalid CPU count %q: want a number such as 2 or 0.5", s)
 	}
 	c := CPUs(f)
 	if c < MinCPUs || c > MaxCPUs {
-		return 0, fmt.Errorf("CPU count %q is out of range: want between 0.01 and 1024", s)
+		return 0, outOfRange
 	}
 	// Round to the hundredths that CPUQuota= can express as a whole percent.
 	return CPUs(math.Round(f*100) / 100), nil
@@ -91,9 +103,19 @@ func (c CPUs) Percent() int { return int(math.Round(float64(c) * 100)) }
 // "90s"). Go's time.ParseDuration has no day unit, and idle windows are days.
 type Duration time.Duration
 
-// ParseDuration parses s as a sequence of <integer><unit> pairs.
+// MaxDuration is the longest Duration: ten years. Anything longer is a typo,
+// and the bound keeps every sum of a few durations far from overflowing.
+const MaxDuration = Duration(3650 * 24 * time.Hour)
+
+// ParseDuration parses s as a sequence of <integer><unit> pairs whose sum is
+// more than zero and at most MaxDuration.
+//
+// Each part is checked against the bound before it is multiplied by its
+// unit, so no number of digits can wrap around (616385997d used to parse as
+// 524 ms).
 func ParseDuration(s string) (Duration, error) {
 	bad := fmt.Errorf("invalid duration %q: want integers with units d, h, m or s, e.g. 7d, 36h, 1d12h or 90s", s)
+	tooLong := fmt.Errorf("duration %q is out of range: want at most 3650d, in integers with units d, h, m or s", s)
 	rest := strings.TrimSpace(s)
 	if rest == "" {
 		return 0, bad
@@ -104,10 +126,9 @@ func ParseDuration(s string) (Duration, error) {
 		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
 			i++
 		}
-		if i == 0 || i == len(rest) || i > 9 {
+		if i == 0 || i == len(rest) {
 			return 0, bad
 		}
-		n, _ := strconv.ParseInt(rest[:i], 10, 64)
 		var unit time.Duration
 		switch rest[i] {
 		case 'd':
@@ -121,9 +142,15 @@ func ParseDuration(s string) (Duration, error) {
 		default:
 			return 0, bad
 		}
+		// Only digits, so the one error left is ErrRange: too many of them.
+		n, err := strconv.ParseInt(rest[:i], 10, 64)
+		if err != nil || n > int64(time.Duration(MaxDuration)/unit) {
+			return 0, tooLong
+		}
+		// Both terms are at most MaxDuration, so the sum cannot overflow.
 		total += time.Duration(n) * unit
-		if total > 3650*24*time.Hour {
-			return 0, fmt.Errorf("duration %q is out of range: want at most 3650d", s)
+		if total > time.Duration(MaxDuration) {
+			return 0, tooLong
 		}
 		rest = rest[i+1:]
 	}
