@@ -21,8 +21,11 @@ type Policy struct {
 
 // Observation is what the runner saw of one container at this sweep.
 type Observation struct {
-	Name    string
-	Created time.Time // from the unit's label; zero if unknown
+	Name string
+	// Created is from the unit's label, zero if unknown. It does not age
+	// the clock: a container created long ago may have been in use until
+	// yesterday, and its record may merely be lost.
+	Created time.Time
 	Running bool
 	// CPUUsage is the unit's CPUUsageNSec; HasCPU is false when systemd
 	// had no value (a stopped unit).
@@ -39,12 +42,14 @@ type Observation struct {
 
 // Signals name what last counted as activity.
 const (
-	SignalFirstSeen = "first-seen" // no clock yet: the clock starts now
-	SignalCreated   = "created"
-	SignalSession   = "session"
-	SignalCPU       = "cpu"
-	SignalLease     = "lease"
-	SignalStarted   = "started" // it was stopped at the last sweep and runs now
+	SignalFirstSeen = "first-seen" // no clock yet (new, or its record was lost): the clock starts now
+	// SignalCreated is no longer given; records written before
+	// warned_at may still hold it.
+	SignalCreated = "created"
+	SignalSession = "session"
+	SignalCPU     = "cpu"
+	SignalLease   = "lease"
+	SignalStarted = "started" // it was stopped at the last sweep and runs now
 )
 
 // State is the persisted clock of one container. Zero times mean unknown.
@@ -54,9 +59,15 @@ type State struct {
 	StoppedSince time.Time     `json:"stopped_since"`
 	CPUSample    time.Duration `json:"cpu_sample_nsec"`
 	CPUSampledAt time.Time     `json:"cpu_sampled_at"`
-	// Warned is the deadline of the last warning given, so each deadline
-	// is announced once.
-	Warned time.Time `json:"warned"`
+	// Warned is the deadline of the warning given, so each deadline is
+	// announced once. WarnedAt is when that warning was first given, and
+	// WarnedOf the action it announced (Stop or Destroy). A warning holds
+	// only for its deadline and its action: activity that moves the
+	// deadline, or a stop that makes a destroy the next action, clears all
+	// three, and the new deadline needs a warning of its own.
+	Warned   time.Time `json:"warned"`
+	WarnedAt time.Time `json:"warned_at"`
+	WarnedOf string    `json:"warned_of,omitempty"`
 }
 
 // Kinds of action.
@@ -80,16 +91,25 @@ type Action struct {
 type Decision struct {
 	Name  string
 	State State
-	Next  string    // Stop or Destroy: the action the clock runs towards
-	Due   time.Time // when Next falls due
-	Now   []Action
+	Next  string // Stop or Destroy: the action the clock runs towards
+	// Due is the earliest time Next can be carried out: its deadline, or
+	// later if the warning of it was given late (it waits until the warning
+	// is WarnBefore old).
+	Due time.Time
+	Now []Action
 }
 
 // Decide returns one Decision per observation, sorted by name. states holds
-// the clocks persisted at the last sweep (missing entries are fine: the
-// clock starts now, so a lost state file never causes an action). The
-// runner records StoppedSince itself when it carries out a Stop: a stop that
-// failed must not start the destroy clock.
+// the clocks persisted at the last sweep. A missing entry starts a fresh
+// clock (active now, and stopped since now if it is stopped), whether the
+// container is new or its record was lost, so a lost record can delay an
+// action but never cause one. The runner records StoppedSince itself when it
+// carries out a Stop: a stop that failed must not start the destroy clock.
+//
+// No Stop or Destroy is returned unless a warning of that same action, for
+// the same deadline, was first given at least WarnBefore ago. A sweep that
+// finds an action due without such a warning (after a gap between sweeps,
+// or a clock that jumped) warns now, and the action waits a full window.
 func Decide(now time.Time, obs []Observation, states map[string]State, p Policy) []Decision {
 	out := make([]Decision, 0, len(obs))
 	for _, o := range obs {
@@ -101,19 +121,19 @@ func Decide(now time.Time, obs []Observation, states map[string]State, p Policy)
 
 func decideOne(now time.Time, o Observation, st State, p Policy) Decision {
 	// A clock that runs backwards (a wrong RTC, a restored state file) must
-	// not make anything look older than it is: cap every stored time at now.
+	// not make anything look older than it is: cap every stored time at now,
+	// a warning's too, so it counts its window from now.
 	// (Warned is a deadline, in the future by design.)
-	for _, t := range []*time.Time{&st.LastActive, &st.StoppedSince, &st.CPUSampledAt} {
+	for _, t := range []*time.Time{&st.LastActive, &st.StoppedSince, &st.CPUSampledAt, &st.WarnedAt} {
 		if t.After(now) {
 			*t = now
 		}
 	}
 	if st.LastActive.IsZero() {
+		// A new container, or one whose record was lost: the runner cannot
+		// tell which, and o.Created cannot either (created 20 days ago may
+		// mean used until yesterday). The clock starts now.
 		st.LastActive, st.Signal = now, SignalFirstSeen
-		if !o.Running && !o.Created.IsZero() && !o.Created.After(now) {
-			// Created but never seen running: idle since creation.
-			st.LastActive, st.Signal = o.Created, SignalCreated
-		}
 	}
 	active := func(t time.Time, signal string) {
 		if t.After(now) {
@@ -154,9 +174,6 @@ func decideOne(now time.Time, o Observation, st State, p Policy) Decision {
 		st.CPUSample, st.CPUSampledAt = 0, time.Time{}
 		if st.StoppedSince.IsZero() {
 			st.StoppedSince = now
-			if st.Signal == SignalCreated {
-				st.StoppedSince = st.LastActive
-			}
 		}
 		d.Next, d.Due = Destroy, st.StoppedSince.Add(p.StoppedDestroy)
 		if leased {
@@ -165,17 +182,34 @@ func decideOne(now time.Time, o Observation, st State, p Policy) Decision {
 		}
 	}
 
+	// The warning given holds only for this deadline and this action.
+	deadline := d.Due
+	if st.WarnedAt.IsZero() || !st.Warned.Equal(deadline) || st.WarnedOf != d.Next {
+		st.Warned, st.WarnedAt, st.WarnedOf = time.Time{}, time.Time{}, ""
+	}
 	switch {
-	case !now.Before(d.Due):
+	case st.WarnedAt.IsZero():
+		if now.Before(deadline.Add(-p.WarnBefore)) {
+			break
+		}
+		// Inside the window, or past the deadline with no warning given (a
+		// gap between sweeps): warn now, and act a full window from now at
+		// the earliest.
+		st.Warned, st.WarnedAt, st.WarnedOf = deadline, now, d.Next
+		d.Due = laterOf(deadline, now.Add(p.WarnBefore))
+		d.Now = append(d.Now, Action{Name: o.Name, Kind: Warn, Of: d.Next, At: d.Due,
+			Why: d.Next + " due at " + d.Due.UTC().Format(time.RFC3339)})
+	default:
+		d.Due = laterOf(deadline, st.WarnedAt.Add(p.WarnBefore))
+		if now.Before(d.Due) {
+			break
+		}
 		why := "idle since " + st.LastActive.UTC().Format(time.RFC3339) + " (last signal: " + st.Signal + ")"
 		if d.Next == Destroy {
 			why = "stopped since " + st.StoppedSince.UTC().Format(time.RFC3339)
 		}
+		why += "; warned at " + st.WarnedAt.UTC().Format(time.RFC3339)
 		d.Now = append(d.Now, Action{Name: o.Name, Kind: d.Next, At: d.Due, Why: why})
-	case !now.Before(d.Due.Add(-p.WarnBefore)) && !st.Warned.Equal(d.Due):
-		d.Now = append(d.Now, Action{Name: o.Name, Kind: Warn, Of: d.Next, At: d.Due,
-			Why: d.Next + " due at " + d.Due.UTC().Format(time.RFC3339)})
-		st.Warned = d.Due
 	}
 	d.State = st
 	return d

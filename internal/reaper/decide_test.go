@@ -22,6 +22,10 @@ func TestDecide(t *testing.T) {
 		wantNext string
 		wantDue  time.Time
 		wantSig  string
+		// wantWarnedAt, if set, is the WarnedAt of the new state;
+		// wantUnwarned says the new state holds no warning.
+		wantWarnedAt time.Time
+		wantUnwarned bool
 	}{
 		{
 			name: "missing state: the clock starts now, nothing happens",
@@ -29,15 +33,23 @@ func TestDecide(t *testing.T) {
 			wantNext: Stop, wantDue: t0.Add(7 * day), wantSig: SignalFirstSeen,
 		},
 		{
-			name: "idle just under the window: warned, not stopped",
+			name: "warned first a second before the deadline: not stopped until a full window later",
 			now:  t0.Add(7*day - time.Second), obs: Observation{Running: true},
 			state:    &State{LastActive: t0, Signal: SignalSession},
-			wantKind: Warn, wantOf: Stop, wantNext: Stop, wantDue: t0.Add(7 * day), wantSig: SignalSession,
+			wantKind: Warn, wantOf: Stop, wantNext: Stop, wantDue: t0.Add(8*day - time.Second), wantSig: SignalSession,
+			wantWarnedAt: t0.Add(7*day - time.Second),
 		},
 		{
-			name: "idle exactly the window: stop",
+			name: "warned at the start of the window: the deadline stands",
+			now:  t0.Add(6 * day), obs: Observation{Running: true},
+			state:    &State{LastActive: t0, Signal: SignalSession},
+			wantKind: Warn, wantOf: Stop, wantNext: Stop, wantDue: t0.Add(7 * day), wantSig: SignalSession,
+			wantWarnedAt: t0.Add(6 * day),
+		},
+		{
+			name: "idle exactly the window, warned a full window ago: stop",
 			now:  t0.Add(7 * day), obs: Observation{Running: true},
-			state:    &State{LastActive: t0, Signal: SignalSession, Warned: t0.Add(7 * day)},
+			state:    &State{LastActive: t0, Signal: SignalSession, Warned: t0.Add(7 * day), WarnedAt: t0.Add(6 * day), WarnedOf: Stop},
 			wantKind: Stop, wantNext: Stop, wantDue: t0.Add(7 * day), wantSig: SignalSession,
 		},
 		{
@@ -49,7 +61,7 @@ func TestDecide(t *testing.T) {
 		{
 			name: "warned already for this deadline: no second warning",
 			now:  t0.Add(6*day + time.Hour), obs: Observation{Running: true},
-			state:    &State{LastActive: t0, Signal: SignalSession, Warned: t0.Add(7 * day)},
+			state:    &State{LastActive: t0, Signal: SignalSession, Warned: t0.Add(7 * day), WarnedAt: t0.Add(6 * day), WarnedOf: Stop},
 			wantNext: Stop, wantDue: t0.Add(7 * day), wantSig: SignalSession,
 		},
 		{
@@ -67,7 +79,7 @@ func TestDecide(t *testing.T) {
 		{
 			name: "background CPU below the threshold does not",
 			now:  t0.Add(8 * day), obs: Observation{Running: true, HasCPU: true, CPUUsage: 10*time.Minute + time.Minute},
-			state:    &State{LastActive: t0, Signal: SignalSession, CPUSample: 10 * time.Minute, CPUSampledAt: t0.Add(8*day - time.Hour), Warned: t0.Add(7 * day)},
+			state:    &State{LastActive: t0, Signal: SignalSession, CPUSample: 10 * time.Minute, CPUSampledAt: t0.Add(8*day - time.Hour), Warned: t0.Add(7 * day), WarnedAt: t0.Add(6 * day), WarnedOf: Stop},
 			wantKind: Stop, wantNext: Stop, wantDue: t0.Add(7 * day), wantSig: SignalSession,
 		},
 		{
@@ -91,7 +103,7 @@ func TestDecide(t *testing.T) {
 		{
 			name: "an expired lease does not",
 			now:  t0.Add(8 * day), obs: Observation{Running: true, LeaseUntil: t0.Add(2 * day)},
-			state:    &State{LastActive: t0, Signal: SignalSession, Warned: t0.Add(7 * day)},
+			state:    &State{LastActive: t0, Signal: SignalSession, Warned: t0.Add(7 * day), WarnedAt: t0.Add(6 * day), WarnedOf: Stop},
 			wantKind: Stop, wantNext: Stop, wantDue: t0.Add(7 * day), wantSig: SignalSession,
 		},
 		{
@@ -113,21 +125,86 @@ func TestDecide(t *testing.T) {
 			wantNext: Destroy, wantDue: t0.Add(14 * day), wantSig: SignalSession,
 		},
 		{
-			name: "stopped for the window: destroy",
+			name: "stopped for the window, warned a full window ago: destroy",
 			now:  t0.Add(14 * day), obs: Observation{Running: false},
-			state:    &State{LastActive: t0.Add(-8 * day), Signal: SignalSession, StoppedSince: t0, Warned: t0.Add(14 * day)},
+			state:    &State{LastActive: t0.Add(-8 * day), Signal: SignalSession, StoppedSince: t0, Warned: t0.Add(14 * day), WarnedAt: t0.Add(13 * day), WarnedOf: Destroy},
 			wantKind: Destroy, wantNext: Destroy, wantDue: t0.Add(14 * day), wantSig: SignalSession,
 		},
 		{
-			name: "stopped, within the warning window: warn of the destroy",
+			name: "stopped, within the warning window: warn of the destroy, which waits a full window",
 			now:  t0.Add(13*day + time.Hour), obs: Observation{Running: false},
 			state:    &State{LastActive: t0.Add(-8 * day), Signal: SignalSession, StoppedSince: t0, Warned: t0.Add(-day)},
-			wantKind: Warn, wantOf: Destroy, wantNext: Destroy, wantDue: t0.Add(14 * day), wantSig: SignalSession,
+			wantKind: Warn, wantOf: Destroy, wantNext: Destroy, wantDue: t0.Add(14*day + time.Hour), wantSig: SignalSession,
 		},
 		{
-			name: "created but never started: stopped since creation",
+			name: "created long ago but never swept (create --no-start): the destroy clock starts now",
 			now:  t0.Add(14 * day), obs: Observation{Running: false, Created: t0},
-			wantKind: Destroy, wantNext: Destroy, wantDue: t0.Add(14 * day), wantSig: SignalCreated,
+			wantNext: Destroy, wantDue: t0.Add(28 * day), wantSig: SignalFirstSeen, wantUnwarned: true,
+		},
+		{
+			name: "a lost record of a container created 20 days ago and stopped yesterday: a fresh clock, no destroy",
+			now:  t0, obs: Observation{Running: false, Created: t0.Add(-20 * day)},
+			wantNext: Destroy, wantDue: t0.Add(14 * day), wantSig: SignalFirstSeen, wantUnwarned: true,
+		},
+		{
+			name: "a stop overdue after a gap with no warning: warned now, stopped a full window later",
+			now:  t0.Add(30 * day), obs: Observation{Running: true},
+			state:    &State{LastActive: t0, Signal: SignalSession},
+			wantKind: Warn, wantOf: Stop, wantNext: Stop, wantDue: t0.Add(31 * day), wantSig: SignalSession,
+			wantWarnedAt: t0.Add(30 * day),
+		},
+		{
+			name: "a destroy overdue after a gap with no warning: warned now, destroyed a full window later",
+			now:  t0.Add(40 * day), obs: Observation{Running: false},
+			state:    &State{LastActive: t0.Add(-8 * day), Signal: SignalSession, StoppedSince: t0},
+			wantKind: Warn, wantOf: Destroy, wantNext: Destroy, wantDue: t0.Add(41 * day), wantSig: SignalSession,
+			wantWarnedAt: t0.Add(40 * day),
+		},
+		{
+			name: "a warning first given an hour before the deadline: the stop waits for its full window",
+			now:  t0.Add(7 * day), obs: Observation{Running: true},
+			state:    &State{LastActive: t0, Signal: SignalSession, Warned: t0.Add(7 * day), WarnedAt: t0.Add(7*day - time.Hour), WarnedOf: Stop},
+			wantNext: Stop, wantDue: t0.Add(8*day - time.Hour), wantSig: SignalSession,
+			wantWarnedAt: t0.Add(7*day - time.Hour),
+		},
+		{
+			name: "the warning's full window has passed after a late warning: stop",
+			now:  t0.Add(8*day - time.Hour), obs: Observation{Running: true},
+			state:    &State{LastActive: t0, Signal: SignalSession, Warned: t0.Add(7 * day), WarnedAt: t0.Add(7*day - time.Hour), WarnedOf: Stop},
+			wantKind: Stop, wantNext: Stop, wantDue: t0.Add(8*day - time.Hour), wantSig: SignalSession,
+		},
+		{
+			name: "a warning of the stop does not count for the destroy",
+			now:  t0.Add(14 * day), obs: Observation{Running: false},
+			state:    &State{LastActive: t0.Add(-8 * day), Signal: SignalSession, StoppedSince: t0, Warned: t0.Add(14 * day), WarnedAt: t0.Add(13 * day), WarnedOf: Stop},
+			wantKind: Warn, wantOf: Destroy, wantNext: Destroy, wantDue: t0.Add(15 * day), wantSig: SignalSession,
+			wantWarnedAt: t0.Add(14 * day),
+		},
+		{
+			name: "activity after a warning voids it: the new deadline, already past, gets its own warning",
+			now:  t0.Add(13*day + 12*time.Hour), obs: Observation{Running: true, Session: t0.Add(6*day + 12*time.Hour)},
+			state:    &State{LastActive: t0, Signal: SignalSession, Warned: t0.Add(7 * day), WarnedAt: t0.Add(6 * day), WarnedOf: Stop},
+			wantKind: Warn, wantOf: Stop, wantNext: Stop, wantDue: t0.Add(14*day + 12*time.Hour), wantSig: SignalSession,
+			wantWarnedAt: t0.Add(13*day + 12*time.Hour),
+		},
+		{
+			name: "activity after a warning clears it",
+			now:  t0.Add(6*day + 12*time.Hour), obs: Observation{Running: true, Session: t0.Add(6*day + 12*time.Hour)},
+			state:    &State{LastActive: t0, Signal: SignalSession, Warned: t0.Add(7 * day), WarnedAt: t0.Add(6 * day), WarnedOf: Stop},
+			wantNext: Stop, wantDue: t0.Add(13*day + 12*time.Hour), wantSig: SignalSession, wantUnwarned: true,
+		},
+		{
+			name: "a warning from the future (the clock went back) counts from now",
+			now:  t0, obs: Observation{Running: true},
+			state:    &State{LastActive: t0.Add(-7 * day), Signal: SignalSession, Warned: t0, WarnedAt: t0.Add(2 * day), WarnedOf: Stop},
+			wantNext: Stop, wantDue: t0.Add(day), wantSig: SignalSession, wantWarnedAt: t0,
+		},
+		{
+			name: "a record from before warned_at (warned, no time): warned again, the stop waits a full window",
+			now:  t0.Add(7 * day), obs: Observation{Running: true},
+			state:    &State{LastActive: t0, Signal: SignalSession, Warned: t0.Add(7 * day)},
+			wantKind: Warn, wantOf: Stop, wantNext: Stop, wantDue: t0.Add(8 * day), wantSig: SignalSession,
+			wantWarnedAt: t0.Add(7 * day),
 		},
 		{
 			name: "started again after a stop: active now, the destroy clock is gone",
@@ -166,7 +243,21 @@ func TestDecide(t *testing.T) {
 			if d.State.Signal != tc.wantSig {
 				t.Errorf("signal = %q, want %q", d.State.Signal, tc.wantSig)
 			}
-			if d.State.LastActive.After(tc.now) || d.State.StoppedSince.After(tc.now) {
+			if !tc.wantWarnedAt.IsZero() && !d.State.WarnedAt.Equal(tc.wantWarnedAt) {
+				t.Errorf("warned at %s, want %s", d.State.WarnedAt, tc.wantWarnedAt)
+			}
+			if tc.wantUnwarned && (!d.State.Warned.IsZero() || !d.State.WarnedAt.IsZero() || d.State.WarnedOf != "") {
+				t.Errorf("a warning is left: %+v", d.State)
+			}
+			for _, a := range d.Now {
+				if a.Kind != Warn && (d.State.WarnedAt.IsZero() || tc.now.Sub(d.State.WarnedAt) < policy.WarnBefore || d.State.WarnedOf != a.Kind) {
+					t.Errorf("%s without a warning of it a full window old: %+v", a.Kind, d.State)
+				}
+				if !a.At.Equal(d.Due) {
+					t.Errorf("action at %s, decision due %s", a.At, d.Due)
+				}
+			}
+			if d.State.LastActive.After(tc.now) || d.State.StoppedSince.After(tc.now) || d.State.WarnedAt.After(tc.now) {
 				t.Errorf("a clock is in the future: %+v", d.State)
 			}
 		})
@@ -207,5 +298,30 @@ func TestDecideSequence(t *testing.T) {
 			t.Errorf("log = %q, want %q", log, want)
 			break
 		}
+	}
+}
+
+// TestDecideAfterAGap: sweeps stop for a while (the host was off, the timer
+// did not run) and resume long after the stop was due. The first sweep back
+// warns; the stop comes a full warning window later, not at once.
+func TestDecideAfterAGap(t *testing.T) {
+	p := Policy{IdleStop: 60 * time.Second, StoppedDestroy: 120 * time.Second, WarnBefore: 30 * time.Second, CPUActive: time.Minute}
+	states := map[string]State{}
+	var log []string
+	sweep := func(now time.Time) {
+		d := Decide(now, []Observation{{Name: "x", Running: true}}, states, p)[0]
+		states["x"] = d.State
+		for _, a := range d.Now {
+			log = append(log, now.Sub(t0).String()+" "+a.Kind+" "+a.Of+" due "+a.At.Sub(t0).String())
+		}
+	}
+	sweep(t0)
+	sweep(t0.Add(10 * time.Second))
+	for now := t0.Add(10 * time.Minute); now.Before(t0.Add(11 * time.Minute)); now = now.Add(10 * time.Second) {
+		sweep(now)
+	}
+	want := []string{"10m0s warn stop due 10m30s", "10m30s stop  due 10m30s"}
+	if len(log) < 2 || log[0] != want[0] || log[1] != want[1] {
+		t.Errorf("log = %q, want %q", log, want)
 	}
 }
