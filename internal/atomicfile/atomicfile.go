@@ -9,6 +9,11 @@ import (
 	"path/filepath"
 )
 
+// SyncedHook, when set, is called with each path whose data and directory
+// Replace has fsynced. It exists for tests elsewhere that must prove a
+// record is durable, which no file-system read can show.
+var SyncedHook func(path string)
+
 // Replace writes data to path atomically, creating the directory (mode
 // 0700) if needed. The file gets the process umask's view of mode 0600.
 func Replace(path string, data []byte) error {
@@ -41,6 +46,9 @@ func Replace(path string, data []byte) error {
 	defer d.Close()
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	if SyncedHook != nil {
+		SyncedHook(path)
 	}
 	return nil
 }

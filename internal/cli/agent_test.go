@@ -74,7 +74,7 @@ func TestCreateReservesThroughTheAgent(t *testing.T) {
 	if code := h.run("create", "--no-start", "idle"); code != 0 {
 		t.Fatalf("create --no-start: %d %s", code, h.errOut)
 	}
-	if code := h.run("destroy", "demo"); code != 0 {
+	if code := h.run("destroy", "--yes", "demo"); code != 0 {
 		t.Fatalf("destroy: %d %s", code, h.errOut)
 	}
 	want := []string{"reserve-create demo", "authkey demo", "reserve-create idle", "authkey idle", "stop idle", "forget demo", "release demo"}

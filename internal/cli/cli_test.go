@@ -330,7 +330,7 @@ func TestDestroy(t *testing.T) {
 		t.Fatalf("create: exit %d: %s", code, h.errOut)
 	}
 	h.sys.calls = nil
-	if code := h.run("destroy", "demo"); code != 0 {
+	if code := h.run("destroy", "--yes", "demo"); code != 0 {
 		t.Fatalf("destroy: exit %d: %s", code, h.errOut)
 	}
 	if files := h.quadletFiles(); len(files) != 0 {
@@ -344,10 +344,10 @@ func TestDestroy(t *testing.T) {
 	if !slices.Equal(h.sys.calls, want) {
 		t.Errorf("systemd calls = %v, want %v", h.sys.calls, want)
 	}
-	if code := h.run("destroy", "demo"); code != 3 {
+	if code := h.run("destroy", "--yes", "demo"); code != 3 {
 		t.Errorf("second destroy: exit %d, want 3", code)
 	}
-	if code := h.run("destroy", "../etc"); code != 2 {
+	if code := h.run("destroy", "--yes", "../etc"); code != 2 {
 		t.Errorf("destroy of a bad name: exit %d, want 2", code)
 	}
 }

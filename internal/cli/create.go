@@ -148,14 +148,10 @@ func runCreate(c *cli.Context, env *Env) error {
 	env.tracef("locked and connected to the user manager")
 
 	// A create that was killed part-way left an intent record: clean up what
-	// it made, then start afresh. Never double anything.
+	// it made, then start afresh, unless it may be in use (see
+	// recoverInterrupted). Never double anything, never delete a home.
 	if left, ok := env.readIntent(name); ok {
-		warnf(env, "found the leftovers of an interrupted create of %q (started %s); cleaning them up first",
-			name, left.Started.Format(time.RFC3339))
-		if err := teardown(c.Context, env, sys, name, left.VolumeExisted); err != nil {
-			return withHint(fmt.Errorf("clean up interrupted create of %s: %w", name, err), "run `devbox-quadlet destroy %s`, then create again", name)
-		}
-		if err := env.clearIntent(name); err != nil {
+		if err := recoverInterrupted(c.Context, env, sys, name, left); err != nil {
 			return err
 		}
 	}
@@ -218,10 +214,33 @@ func runCreate(c *cli.Context, env *Env) error {
 	}
 	if ag != nil {
 		defer ag.Close()
+	}
+
+	// Act. The intent record goes first, before the agent's reservation,
+	// so a kill at any later point (the auth-key lookup may take 20 s) is
+	// recoverable and tells the next create or destroy that the agent may
+	// hold the name; it is cleared last, whatever happened.
+	if err := env.writeIntent(intent{Name: name, Started: env.Now().UTC(), PID: os.Getpid(), VolumeExisted: volumeExisted}); err != nil {
+		return err
+	}
+	// abandon undoes what happened before anything was made: the
+	// reservation (if taken) and the intent record.
+	abandon := func(reserved bool) {
+		if reserved && ag != nil {
+			if rerr := ag.Release(context.WithoutCancel(c.Context), name); rerr != nil {
+				warnf(env, "release of %s in the host ledger failed: %v", name, rerr)
+			}
+		}
+		if err := env.clearIntent(name); err != nil {
+			warnf(env, "%v", err)
+		}
+	}
+	if ag != nil {
 		// Host-wide admission: unique name, caps and resources, decided by
 		// the agent in one serialised path. Everything after this releases
 		// the reservation if it fails.
 		if err := ag.Reserve(c.Context, name, true, float64(spec.CPUs), int64(spec.Memory)); err != nil {
+			abandon(false)
 			return withHint(fmt.Errorf("create %s: %w", name, err), "%s", admissionHint(err, name))
 		}
 		env.tracef("reserved with the host agent")
@@ -232,20 +251,10 @@ func runCreate(c *cli.Context, env *Env) error {
 	var key secrets.Key
 	if spec.Tailnet {
 		if key, err = authKey(c.Context, env, cfg, ag, name); err != nil {
-			if ag != nil {
-				if rerr := ag.Release(context.WithoutCancel(c.Context), name); rerr != nil {
-					warnf(env, "release of %s in the host ledger failed: %v", name, rerr)
-				}
-			}
+			abandon(true)
 			return fmt.Errorf("create %s: %w", name, err)
 		}
 		env.tracef("resolved the auth key")
-	}
-
-	// Act. The intent record goes first, so a kill at any later point is
-	// recoverable; it is cleared last, whatever happened.
-	if err := env.writeIntent(intent{Name: name, Started: env.Now().UTC(), PID: os.Getpid(), VolumeExisted: volumeExisted}); err != nil {
-		return err
 	}
 	timerNew := false
 	err = func() error {
@@ -373,4 +382,56 @@ func admissionHint(err error, name string) string {
 		return "ask the host's admin to check `systemctl status devbox-quadlet-agent`"
 	}
 	return "see `journalctl -u devbox-quadlet-agent` on the host"
+}
+
+// recoverInterrupted deals with the intent record of a create that was
+// killed part-way (SIGKILL, a power cut, an OOM kill). It never removes
+// anything that runs or may hold data written after that create: a
+// container that runs, or whose files and home volume are both there (so
+// its start was at least attempted and the home may be in use), is left
+// as it is and reported as existing (exit 4). Otherwise the leftovers are
+// torn down, always keeping a home volume, which the create that follows
+// reuses.
+func recoverInterrupted(ctx context.Context, env *Env, sys Systemd, name string, left intent) error {
+	unit := quadlet.ServiceUnit(name)
+	states, err := sys.Units(ctx, []string{unit})
+	if err != nil {
+		return err
+	}
+	active := false
+	if len(states) == 1 {
+		switch states[0].ActiveState {
+		case "active", "activating", "reloading", "deactivating":
+			active = true
+		}
+	}
+	filesThere, err := fileExists(filepath.Join(env.QuadletDir(), quadlet.ContainerFile(name)))
+	if err != nil {
+		return errdefs.Mark(errdefs.System, err)
+	}
+	volumeThere := false
+	if !active && filesThere {
+		if volumeThere, err = env.Podman.VolumeExists(ctx, quadlet.VolumeName(name)); err != nil {
+			return err
+		}
+	}
+	started := left.Started.UTC().Format(time.RFC3339)
+	if active || (filesThere && volumeThere) {
+		why := "its home volume exists, so it may hold your work"
+		if active {
+			why = "it is " + states[0].ActiveState
+		}
+		// The container is complete as far as anyone can tell: from now on
+		// it is an ordinary container, and the record has done its job.
+		if err := env.clearIntent(name); err != nil {
+			return err
+		}
+		return withHint(errdefs.Errorf(errdefs.Exists, "container %q already exists: an interrupted create of it (started %s) got as far as starting it and %s; nothing was removed", name, started, why),
+			"it is yours: `devbox-quadlet status %s` shows it; to start over, `devbox-quadlet destroy %s` (the home is archived first)", name, name)
+	}
+	warnf(env, "found the leftovers of an interrupted create of %q (started %s); cleaning them up first (a home volume is kept)", name, started)
+	if err := teardown(ctx, env, sys, name, true); err != nil {
+		return withHint(fmt.Errorf("clean up interrupted create of %s: %w", name, err), "run `devbox-quadlet destroy %s`, then create again", name)
+	}
+	return env.clearIntent(name)
 }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/atomicfile"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
 )
@@ -89,20 +90,15 @@ func (e *Env) intentPath(name string) string {
 	return filepath.Join(e.StateDir(), "creating", name+".json")
 }
 
+// writeIntent records in durably: the file and its directory are fsynced
+// (atomicfile.Replace) before create makes anything, so a power cut cannot
+// lose the record of what it was making.
 func (e *Env) writeIntent(in intent) error {
 	data, _ := json.Marshal(in)
-	dir := filepath.Dir(e.intentPath(in.Name))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := atomicfile.Replace(e.intentPath(in.Name), data); err != nil {
 		return errdefs.Errorf(errdefs.System, "record create of %s: %w", in.Name, err)
 	}
-	tmp := e.intentPath(in.Name) + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return errdefs.Errorf(errdefs.System, "record create of %s: %w", in.Name, err)
-	}
-	if err := os.Rename(tmp, e.intentPath(in.Name)); err != nil {
-		return errdefs.Errorf(errdefs.System, "record create of %s: %w", in.Name, err)
-	}
-	return syncDir(dir)
+	return nil
 }
 
 func (e *Env) readIntent(name string) (intent, bool) {

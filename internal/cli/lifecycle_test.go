@@ -54,7 +54,7 @@ func TestCreateKeepOnFailure(t *testing.T) {
 	if code := h.run("create", "demo"); code != 4 {
 		t.Errorf("create over kept leftovers: exit %d, want 4", code)
 	}
-	if code := h.run("destroy", "demo"); code != 0 {
+	if code := h.run("destroy", "--yes", "demo"); code != 0 {
 		t.Errorf("destroy of kept leftovers: exit %d: %s", code, h.errOut)
 	}
 }
@@ -95,7 +95,7 @@ func TestLeftoversOfInterruptedCreate(t *testing.T) {
 	// And destroy alone also converges.
 	h2 := newHarness(t)
 	_ = h2.env.writeIntent(intent{Name: "gone", Started: time.Now()})
-	if code := h2.run("destroy", "gone"); code != 0 {
+	if code := h2.run("destroy", "--yes", "gone"); code != 0 {
 		t.Fatalf("destroy of leftovers: exit %d: %s", code, h2.errOut)
 	}
 	if !slices.Contains(h2.pod.calls, "rm volume devbox-gone-home") {

@@ -56,7 +56,7 @@ func TestCreateStoresTheKeyAsAPodmanSecret(t *testing.T) {
 	if h.pod.calls[0] != "secret create devbox-demo-tsauthkey" {
 		t.Errorf("podman calls = %v", h.pod.calls)
 	}
-	if code := h.run("destroy", "demo"); code != 0 {
+	if code := h.run("destroy", "--yes", "demo"); code != 0 {
 		t.Fatalf("destroy: %d %s", code, h.errOut)
 	}
 	if _, ok := h.pod.secrets["devbox-demo-tsauthkey"]; ok {
@@ -125,7 +125,7 @@ func TestDestroyLeavesTheTailnet(t *testing.T) {
 		t.Fatalf("create: %d %s", code, h.errOut)
 	}
 	h.sys.states["devbox-demo.service"] = sd.UnitState{Name: "devbox-demo.service", LoadState: "loaded", ActiveState: "active", SubState: "running"}
-	if code := h.run("destroy", "demo", "--json"); code != 0 {
+	if code := h.run("destroy", "--yes", "demo", "--json"); code != 0 {
 		t.Fatalf("destroy: %d %s", code, h.errOut)
 	}
 	var res destroyResult
@@ -145,7 +145,7 @@ func TestDestroyLeavesTheTailnet(t *testing.T) {
 	}
 	h.sys.states["devbox-demo2.service"] = sd.UnitState{Name: "devbox-demo2.service", LoadState: "loaded", ActiveState: "active", SubState: "running"}
 	h.pod.execErr = errdefs.Errorf(errdefs.System, "podman exec devbox-demo2 tailscale logout: exit status 127: tailscale: not found")
-	if code := h.run("destroy", "demo2", "--json"); code != 0 {
+	if code := h.run("destroy", "--yes", "demo2", "--json"); code != 0 {
 		t.Fatalf("destroy: %d %s", code, h.errOut)
 	}
 	res = destroyResult{}

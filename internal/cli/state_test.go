@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/devbox-quadlet/devbox-quadlet/internal/atomicfile"
 )
 
 // TestReaperFindsTheStateOfTheCreate: a shell that sets XDG_STATE_HOME makes
@@ -82,4 +85,20 @@ func TestLockIgnoresTheEnvironment(t *testing.T) {
 		t.Fatalf("lock after release: %v", err)
 	}
 	again.Unlock()
+}
+
+// TestIntentIsDurable: the intent record is fsynced, file and directory,
+// before create makes anything (docs/lifecycle.md says so). The old code
+// wrote it with os.WriteFile and synced only the directory.
+func TestIntentIsDurable(t *testing.T) {
+	h := newHarness(t)
+	var synced []string
+	atomicfile.SyncedHook = func(p string) { synced = append(synced, p) }
+	t.Cleanup(func() { atomicfile.SyncedHook = nil })
+	if err := h.env.writeIntent(intent{Name: "demo", Started: h.env.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(synced, h.env.intentPath("demo")) {
+		t.Errorf("the intent record was not fsynced; synced: %v", synced)
+	}
 }

@@ -1,0 +1,180 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
+)
+
+// removed lists the removals the fakes saw: podman rm of anything, and the
+// quadlet files missing afterwards.
+func removedAnything(h *harness) []string {
+	var out []string
+	for _, c := range h.pod.calls {
+		if strings.HasPrefix(c, "rm ") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// TestInterruptedCreateNeverTouchesWhatRuns: a create killed (SIGHUP, SIGKILL)
+// after its start job was queued leaves its intent record while the
+// container comes up and is used. The next `create NAME` must say it exists
+// (exit 4) and remove nothing; the old code tore it all down, home included.
+func TestInterruptedCreateNeverTouchesWhatRuns(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		state  string // the unit's ActiveState after the interrupted create
+		volume bool   // the home volume exists
+	}{
+		{"a running container", "active", true},
+		{"a container still starting", "activating", true},
+		{"a stopped container whose home exists", "inactive", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			if code := h.run("create", "demo"); code != 0 {
+				t.Fatalf("create: %d %s", code, h.errOut)
+			}
+			// What the killed create left: its record, with a home volume it made.
+			if err := h.env.writeIntent(intent{Name: "demo", Started: h.env.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.volume {
+				h.pod.volumes = append(h.pod.volumes, "devbox-demo-home")
+			}
+			u := "devbox-demo.service"
+			h.sys.states[u] = sd.UnitState{Name: u, LoadState: "loaded", ActiveState: tc.state}
+			h.pod.calls, h.sys.calls = nil, nil
+			if code := h.run("create", "demo"); code != 4 {
+				t.Fatalf("create over %s: exit %d, want 4: %s", tc.name, code, h.errOut)
+			}
+			if rm := removedAnything(h); len(rm) != 0 {
+				t.Errorf("create over %s removed %v", tc.name, rm)
+			}
+			for _, c := range h.sys.calls {
+				if strings.HasPrefix(c, "stop ") {
+					t.Errorf("create over %s stopped a unit: %v", tc.name, h.sys.calls)
+				}
+			}
+			if got := h.quadletFiles(); len(got) != 2 {
+				t.Errorf("files after: %v", got)
+			}
+			if !strings.Contains(h.errOut.String(), "interrupted create") || !strings.Contains(h.errOut.String(), "nothing was removed") {
+				t.Errorf("the refusal does not explain itself:\n%s", h.errOut)
+			}
+			if _, ok := h.env.readIntent("demo"); ok {
+				t.Error("the intent record stays, so the next destroy would treat the container as leftovers")
+			}
+		})
+	}
+}
+
+// TestInterruptedCreateBeforeStartIsCleanedUp: leftovers that never started
+// (no volume, not running) are cleaned up and the create goes on; a home
+// volume is never removed by that cleanup.
+func TestInterruptedCreateBeforeStartIsCleanedUp(t *testing.T) {
+	h := newHarness(t)
+	if code := h.run("create", "--no-start", "demo"); code != 0 {
+		t.Fatalf("create: %d %s", code, h.errOut)
+	}
+	if err := h.env.writeIntent(intent{Name: "demo", Started: h.env.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	h.pod.calls = nil
+	if code := h.run("create", "demo"); code != 0 {
+		t.Fatalf("create after leftovers: %d %s", code, h.errOut)
+	}
+	if !strings.Contains(h.errOut.String(), "interrupted create") {
+		t.Errorf("no word about the leftovers:\n%s", h.errOut)
+	}
+	if slices.Contains(h.pod.calls, "rm volume devbox-demo-home") {
+		t.Errorf("the cleanup removed the home volume: %v", h.pod.calls)
+	}
+}
+
+// ledgerAgent is a fakeAgent whose List shows entries.
+type ledgerAgent struct {
+	*fakeAgent
+	entries []agent.ListingEntry
+}
+
+func (a *ledgerAgent) List(context.Context, bool) (agent.Listing, error) {
+	return agent.Listing{Schema: 1, Entries: a.entries}, nil
+}
+
+// TestIntentBeforeReservation: the intent record is written before the
+// agent is asked, so a create killed during the auth-key lookup leaves a
+// record; and a create that cannot write its record never reserves. The
+// old code reserved first and kept the name when the record failed.
+func TestIntentBeforeReservation(t *testing.T) {
+	h := newHarness(t)
+	a := &fakeAgent{available: true}
+	withAgent(h, a, "auto")
+	// A file where the record's directory should be: writeIntent fails.
+	if err := os.MkdirAll(h.env.StateDir(), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(h.env.StateDir(), "creating"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code := h.run("create", "demo"); code != 8 {
+		t.Fatalf("create with an unwritable intent record: exit %d, want 8: %s", code, h.errOut)
+	}
+	reserved, released := 0, 0
+	for _, c := range a.calls {
+		if strings.HasPrefix(c, "reserve-") {
+			reserved++
+		}
+		if strings.HasPrefix(c, "release ") {
+			released++
+		}
+	}
+	if reserved != released {
+		t.Errorf("the agent holds the name after a failed record: calls %v", a.calls)
+	}
+}
+
+// TestDestroyReleasesAnOrphanedName: the agent holds a name for this user,
+// and no file of it is left. destroy releases it (exit 0) instead of exit 3
+// with the name and the cap slot taken forever.
+func TestDestroyReleasesAnOrphanedName(t *testing.T) {
+	h := newHarness(t)
+	a := &ledgerAgent{fakeAgent: &fakeAgent{available: true}, entries: []agent.ListingEntry{
+		{Entry: policy.Entry{Name: "ghost", UID: 1000, User: "alice", Created: time.Now()}},
+		{Entry: policy.Entry{Name: "other", UID: 1001, User: "bob", Created: time.Now()}},
+	}}
+	h.env.DialAgent = func(context.Context) (Agent, error) { return a, nil }
+	withAgentConfig(h, "auto")
+	if code := h.run("destroy", "ghost"); code != 0 {
+		t.Fatalf("destroy of an orphaned name: exit %d: %s", code, h.errOut)
+	}
+	if !slices.Contains(a.calls, "release ghost") || !strings.Contains(h.out.String(), "released") {
+		t.Errorf("not released: calls %v, out %q", a.calls, h.out)
+	}
+	// Another user's name, and a name nobody holds, stay exit 3.
+	for _, n := range []string{"other", "nobody"} {
+		a.calls = nil
+		if code := h.run("destroy", n); code != 3 {
+			t.Errorf("destroy %s: exit %d, want 3: %s", n, code, h.errOut)
+		}
+		if len(a.calls) != 0 {
+			t.Errorf("destroy %s called the agent: %v", n, a.calls)
+		}
+	}
+}
+
+func withAgentConfig(h *harness, mode string) {
+	cfg := filepath.Join(h.env.Home, "config.toml")
+	_ = os.WriteFile(cfg, []byte("[agent]\nmode = \""+mode+"\"\n[secrets]\nbackend = \"env\"\n"), 0o644)
+	h.env.DefaultConfig = cfg
+}
