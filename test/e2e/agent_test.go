@@ -113,7 +113,7 @@ func TestAgentNames(t *testing.T) {
 	if r := dqAs(t, "alice", cfg, "create", "demo", "--no-start"); r.code != 0 {
 		t.Fatalf("alice create demo: %s", r)
 	}
-	t.Cleanup(func() { dqAs(t, "alice", cfg, "destroy", "demo") })
+	t.Cleanup(func() { dqAs(t, "alice", cfg, "destroy", "--yes", "demo") })
 	before, _ := os.ReadFile("/home/alice/.config/containers/systemd/devbox-demo.container")
 	r := dqAs(t, "bob", cfg, "create", "demo", "--no-start")
 	if r.code != 4 || !strings.Contains(r.stderr, "taken by another user") {
@@ -179,7 +179,7 @@ func TestAgentRace(t *testing.T) {
 				var wg sync.WaitGroup
 				for name, u := range created {
 					wg.Add(1)
-					go func(name, u string) { defer wg.Done(); dqAs(t, u, cfg, "destroy", name) }(name, u)
+					go func(name, u string) { defer wg.Done(); dqAs(t, u, cfg, "destroy", "--yes", name) }(name, u)
 				}
 				wg.Wait()
 			})
@@ -229,7 +229,7 @@ func TestAgentReconcile(t *testing.T) {
 	if r := dqAs(t, "alice", cfg, "create", "holder"); r.code != 0 {
 		t.Fatalf("alice create holder: %s", r)
 	}
-	t.Cleanup(func() { dqAs(t, "alice", cfg, "destroy", "holder") })
+	t.Cleanup(func() { dqAs(t, "alice", cfg, "destroy", "--yes", "holder") })
 	if r := dqAs(t, "bob", cfg, "create", "waiter", "--no-start"); r.code != 6 || !strings.Contains(r.stderr, "1 of 1") {
 		t.Fatalf("bob create with the host full: want exit 6 naming 1 of 1, got %s", r)
 	}
@@ -237,7 +237,7 @@ func TestAgentReconcile(t *testing.T) {
 	if r := dqAs(t, "bob", cfg, "create", "waiter", "--no-start"); r.code != 0 {
 		t.Fatalf("bob create after alice's systemctl stop: %s", r)
 	}
-	t.Cleanup(func() { dqAs(t, "bob", cfg, "destroy", "waiter") })
+	t.Cleanup(func() { dqAs(t, "bob", cfg, "destroy", "--yes", "waiter") })
 
 	// Crash without restart: a drop-in disables Restart=, then podman kill.
 	as(t, "alice", nil, "systemctl", "--user", "start", "devbox-holder.service")
@@ -270,7 +270,7 @@ func TestAgentTrust(t *testing.T) {
 	if r := dqAs(t, "alice", cfg, "create", "mine", "--no-start"); r.code != 0 {
 		t.Fatalf("alice create mine: %s", r)
 	}
-	t.Cleanup(func() { dqAs(t, "alice", cfg, "destroy", "mine") })
+	t.Cleanup(func() { dqAs(t, "alice", cfg, "destroy", "--yes", "mine") })
 	const dest, path, iface = "io.github.DevboxQuadlet.Agent1", "/io/github/DevboxQuadlet/Agent1", "io.github.DevboxQuadlet.Agent1"
 
 	// Without the <policy user=...> restriction in the bus policy, the
@@ -349,7 +349,7 @@ func TestAgentStandalone(t *testing.T) {
 		if r := dqAs(t, "carol", cfg, "create", n, "--no-start"); r.code != 0 {
 			t.Fatalf("create %s: %s", n, r)
 		}
-		t.Cleanup(func() { dqAs(t, "carol", cfg, "destroy", n) })
+		t.Cleanup(func() { dqAs(t, "carol", cfg, "destroy", "--yes", n) })
 	}
 	if r := dqAs(t, "carol", cfg, "create", "solo6", "--no-start"); r.code != 5 {
 		t.Errorf("sixth standalone create: want exit 5, got %s", r)
@@ -374,7 +374,7 @@ func TestAgentRequiredButDown(t *testing.T) {
 	t.Cleanup(func() {
 		_ = os.WriteFile(activation, saved, 0o644)
 		run(t, "busctl", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "ReloadConfig")
-		dqAs(t, "bob", userConfig(t, "off"), "destroy", "nobus")
+		dqAs(t, "bob", userConfig(t, "off"), "destroy", "--yes", "nobus")
 	})
 	r := dqAs(t, "bob", cfg, "create", "nobus", "--no-start")
 	if r.code != 9 || !strings.Contains(r.stderr, "not running") {

@@ -63,7 +63,7 @@ func TestRestartKeepsHomeAndStatus(t *testing.T) {
 	if r := dq(t, "create", name, "--memory", "1G"); r.code != 0 {
 		t.Fatalf("create: %s", r)
 	}
-	t.Cleanup(func() { dq(t, "destroy", name) })
+	t.Cleanup(func() { dq(t, "destroy", "--yes", name) })
 	must(t, "podman", "exec", "devbox-"+name, "sh", "-c", "echo kept > /home/dev/marker && echo scratch > /root-marker")
 	if r := dq(t, "restart", name); r.code != 0 {
 		t.Fatalf("restart: %s", r)
@@ -98,7 +98,7 @@ func TestCrashRestart(t *testing.T) {
 	if r := dq(t, "create", name); r.code != 0 {
 		t.Fatalf("create: %s", r)
 	}
-	t.Cleanup(func() { dq(t, "destroy", name) })
+	t.Cleanup(func() { dq(t, "destroy", "--yes", name) })
 	must(t, "podman", "kill", "--signal", "KILL", "devbox-"+name)
 	waitFor(t, "the unit to restart", 60*time.Second, func() bool {
 		s := status(t, name)
@@ -154,7 +154,7 @@ func TestCrashInCreate(t *testing.T) {
 				}
 			}
 			// destroy converges either way.
-			if r := dq(t, "destroy", name); r.code != 0 {
+			if r := dq(t, "destroy", "--yes", name); r.code != 0 {
 				t.Fatalf("destroy after a crash at %s: %s", point, r)
 			}
 			assertGone(t, name)
@@ -182,7 +182,7 @@ func TestLogs(t *testing.T) {
 	if r := dq(t, "create", name, "--image", chatty); r.code != 0 {
 		t.Fatalf("create: %s", r)
 	}
-	t.Cleanup(func() { dq(t, "destroy", name) })
+	t.Cleanup(func() { dq(t, "destroy", "--yes", name) })
 	waitFor(t, "line 12 in the journal", 30*time.Second, func() bool {
 		return strings.Contains(dq(t, "logs", name).stdout, "line 12")
 	})
@@ -238,7 +238,7 @@ func TestUserCapE2E(t *testing.T) {
 		if r := dq(t, "create", n, "--no-start"); r.code != 0 {
 			t.Fatalf("create %s: %s", n, r)
 		}
-		t.Cleanup(func() { dq(t, "destroy", n) })
+		t.Cleanup(func() { dq(t, "destroy", "--yes", n) })
 	}
 	r := dq(t, "create", "cap6", "--no-start")
 	if r.code != 5 {
@@ -271,13 +271,13 @@ func TestOthersUntouched(t *testing.T) {
 	if r := dq(t, "list", "--json"); strings.Contains(r.stdout, "mine") {
 		t.Errorf("list shows the user's own quadlet:\n%s", r.stdout)
 	}
-	if r := dq(t, "destroy", "other"); r.code != 0 {
+	if r := dq(t, "destroy", "--yes", "other"); r.code != 0 {
 		t.Fatalf("destroy: %s", r)
 	}
 	if got, err := os.ReadFile(mine); err != nil || string(got) != body {
 		t.Errorf("mine.container changed: %q %v", got, err)
 	}
-	if r := dq(t, "destroy", "mine"); r.code != 3 {
+	if r := dq(t, "destroy", "--yes", "mine"); r.code != 3 {
 		t.Errorf("destroy of a non-devbox quadlet: want exit 3, got %s", r)
 	}
 }

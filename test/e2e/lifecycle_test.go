@@ -150,7 +150,7 @@ func TestCreateLimitsListDestroy(t *testing.T) {
 				t.Errorf("list: %s", r)
 			}
 
-			r = dq(t, "destroy", name)
+			r = dq(t, "destroy", "--yes", name)
 			if r.code != 0 {
 				t.Fatalf("destroy %s: %s", name, r)
 			}
@@ -168,7 +168,7 @@ func TestStopStartKeepsHome(t *testing.T) {
 	if r := dq(t, "create", name); r.code != 0 {
 		t.Fatalf("create: %s", r)
 	}
-	t.Cleanup(func() { dq(t, "destroy", name) })
+	t.Cleanup(func() { dq(t, "destroy", "--yes", name) })
 	must(t, "podman", "exec", "devbox-"+name, "sh", "-c", "echo kept > /home/dev/marker")
 
 	if r := dq(t, "stop", name); r.code != 0 {
@@ -228,7 +228,7 @@ func TestBadInputTouchesNothing(t *testing.T) {
 	if after := quadletFiles(t); !slices.Equal(before, after) {
 		t.Errorf("bad input changed the quadlet directory: before %v, after %v", before, after)
 	}
-	if r := dq(t, "destroy", "nosuch"); r.code != 3 {
+	if r := dq(t, "destroy", "--yes", "nosuch"); r.code != 3 {
 		t.Errorf("destroy of an unknown name: want exit 3, got %s", r)
 	}
 }
@@ -258,7 +258,7 @@ func TestDuplicateCreate(t *testing.T) {
 	if r := dq(t, "create", "twice"); r.code != 0 {
 		t.Fatalf("create: %s", r)
 	}
-	t.Cleanup(func() { dq(t, "destroy", "twice") })
+	t.Cleanup(func() { dq(t, "destroy", "--yes", "twice") })
 	if r := dq(t, "create", "twice"); r.code != 4 {
 		t.Errorf("second create: want exit 4, got %s", r)
 	}

@@ -124,7 +124,7 @@ func TestReaper(t *testing.T) {
 		if r := dq(t, append([]string{"create", n}, extra...)...); r.code != 0 {
 			t.Fatalf("create %s: %s", n, r)
 		}
-		t.Cleanup(func() { dq(t, "destroy", n) })
+		t.Cleanup(func() { dq(t, "destroy", "--yes", n) })
 	}
 	// A terminal of alice's, as an SSH login would have, for the warning.
 	term, termPath := openPty(t)

@@ -55,7 +55,7 @@ func TestReboot(t *testing.T) {
 		useTestConfig(t)
 		t.Cleanup(func() {
 			for _, n := range []string{"a", "b", "c"} {
-				dq(t, "destroy", "boot"+n)
+				dq(t, "destroy", "--yes", "boot"+n)
 			}
 		})
 		waitFor(t, "devbox-boota.service to be active", 120*time.Second, func() bool {

@@ -51,7 +51,7 @@ for i in $(seq 1 "$N"); do
 	t create $dq create "bench$i"
 	t stop $dq stop "bench$i"
 	t start $dq start "bench$i"
-	t destroy $dq destroy "bench$i"
+	t destroy $dq destroy --yes "bench$i"
 done
 
 # list with 50 containers, created without starting them.
@@ -71,7 +71,7 @@ for i in $(seq 1 "$N"); do
 done
 
 echo "== where the time goes: one run of each verb with DEVBOX_QUADLET_TRACE=1 (ms since exec)"
-for verb in "create traced" "stop traced" "start traced" "list" "destroy traced"; do
+for verb in "create traced" "stop traced" "start traced" "list" "destroy --yes traced"; do
 	echo "-- devbox-quadlet $verb"
 	# shellcheck disable=SC2086 # $verb is the verb and its argument
 	as alice env DEVBOX_QUADLET_CONFIG=/tmp/bench.toml DEVBOX_QUADLET_TRACE=1 $dq $verb 2>&1 >/dev/null | sed -n 's/^devbox-quadlet: trace //p'

@@ -27,7 +27,7 @@ show $dq stop demo
 show $dq list
 show $dq start demo
 show $dq list --json
-show $dq destroy demo
+show $dq destroy --yes demo
 show podman ps -a --format '{{.Names}}'
 show podman volume ls --format '{{.Name}}'
 show podman secret ls --format '{{.Name}}'
