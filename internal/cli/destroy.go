@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
 )
@@ -127,7 +128,7 @@ func runDestroy(c *cli.Context, env *Env) error {
 	// removed.
 	var archivePath string
 	if archive {
-		if archivePath, err = archiveHome(c.Context, env, sys, name); err != nil {
+		if archivePath, err = archiveHome(c.Context, env, sys, name, exportTimeout(env, t.cfg)); err != nil {
 			return withHint(fmt.Errorf("destroy %s: nothing was removed: %w", name, err),
 				"the container is stopped; `devbox-quadlet start %s` brings it back. Free space in %s, or pass --no-archive to destroy without a way back", name, env.archiveDir())
 		}
@@ -191,7 +192,7 @@ func confirmDestroy(c *cli.Context, env *Env, name string, archive bool) error {
 // archive directory, with the unit file beside it so restore recreates the
 // same container (image, limits). It returns the archive's path; no volume
 // means nothing to archive (""). The export is bounded (Env.ExportTimeout).
-func archiveHome(ctx context.Context, env *Env, sys Systemd, name string) (string, error) {
+func archiveHome(ctx context.Context, env *Env, sys Systemd, name string, timeout time.Duration) (string, error) {
 	exists, err := env.Podman.VolumeExists(ctx, quadlet.VolumeName(name))
 	if err != nil || !exists {
 		return "", err
@@ -202,20 +203,16 @@ func archiveHome(ctx context.Context, env *Env, sys Systemd, name string) (strin
 	if err := sys.Stop(ctx, quadlet.ServiceUnit(name)); err != nil {
 		return "", err
 	}
-	return exportHome(ctx, env, name, env.archiveDir())
+	return exportHome(ctx, env, name, env.archiveDir(), timeout)
 }
 
 // exportHome writes the archive of name's home volume into dir, with the
 // unit file beside it. A failed export leaves no partial archive.
-func exportHome(ctx context.Context, env *Env, name, dir string) (string, error) {
+func exportHome(ctx context.Context, env *Env, name, dir string, timeout time.Duration) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", errdefs.Errorf(errdefs.System, "export %s: %w", name, err)
 	}
 	archive := filepath.Join(dir, archiveFileName(name, env.Now()))
-	timeout := env.ExportTimeout
-	if timeout <= 0 {
-		timeout = DefaultExportTimeout
-	}
 	ectx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := env.Podman.ExportVolume(ectx, quadlet.VolumeName(name), archive); err != nil {
@@ -229,6 +226,17 @@ func exportHome(ctx context.Context, env *Env, name, dir string) (string, error)
 		_ = replaceFile(dir, filepath.Base(archive)+".container", unitData)
 	}
 	return archive, nil
+}
+
+// exportTimeout is Env.ExportTimeout if set (tests), else [reaper] export_timeout.
+func exportTimeout(env *Env, cfg config.Config) time.Duration {
+	if env.ExportTimeout > 0 {
+		return env.ExportTimeout
+	}
+	if d := time.Duration(cfg.Reaper.ExportTimeout); d > 0 {
+		return d
+	}
+	return DefaultExportTimeout
 }
 
 // releaseOrphan frees a name the host agent holds for this user although no

@@ -77,6 +77,9 @@ type Reaper struct {
 	ArchiveKeep Duration `toml:"archive_keep"`
 	// SweepInterval: how often the reaper's timer runs.
 	SweepInterval Duration `toml:"sweep_interval"`
+	// ExportTimeout bounds one `podman volume export` of a home, by the
+	// reaper or destroy, so a hung podman cannot hold anything up forever.
+	ExportTimeout Duration `toml:"export_timeout"`
 }
 
 // Secrets says where Tailscale auth keys come from (R-16). With the agent,
@@ -132,7 +135,7 @@ func Default() Config {
 		Caps: Caps{MaxPerUser: 5, MaxGlobal: 7},
 		Reaper: Reaper{IdleStop: Duration(7 * 24 * 3600e9), StoppedDestroy: Duration(14 * 24 * 3600e9),
 			WarnBefore: Duration(24 * 3600e9), CPUActiveThreshold: Duration(5 * 60e9),
-			ArchiveKeep: Duration(30 * 24 * 3600e9), SweepInterval: Duration(3600e9)},
+			ArchiveKeep: Duration(30 * 24 * 3600e9), SweepInterval: Duration(3600e9), ExportTimeout: Duration(30 * 60e9)},
 		Secrets: Secrets{Backend: "onepassword", Vault: "DevBox", Env: "DEVBOX_QUADLET_TS_AUTHKEY", Timeout: Duration(20e9)},
 		Tailnet: Tailnet{LogoutTimeout: Duration(15e9), APIURL: "https://api.tailscale.com", Name: "-"},
 		Host:    Host{Overcommit: 1},
