@@ -1,10 +1,10 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -209,7 +209,7 @@ func runReap(c *cli.Context, env *Env) error {
 		res.Containers = append(res.Containers, entry)
 	}
 	if !dry {
-		pruneArchives(env, now, time.Duration(cfg.Reaper.ArchiveKeep))
+		pruneArchives(env, now, cfg.Reaper)
 	}
 	if c.Bool("json") {
 		return writeJSON(env.Stdout, res)
@@ -346,9 +346,8 @@ func reapStop(c *cli.Context, env *Env, agents *sweepAgent, sys Systemd, a reape
 // nothing is destroyed.
 func reapDestroy(c *cli.Context, env *Env, cfg config.Config, agents *sweepAgent, sys Systemd, spec quadlet.Spec, a reaper.Action) error {
 	name := a.Name
-	stamp := env.Now().UTC().Format("20060102T150405Z")
 	dir := env.archiveDir()
-	archive := filepath.Join(dir, name+"-"+stamp+".tar")
+	archive := filepath.Join(dir, reaper.ArchiveName(name, env.Now()))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return errdefs.Errorf(errdefs.System, "export %s: %w", name, err)
 	}
@@ -359,10 +358,12 @@ func reapDestroy(c *cli.Context, env *Env, cfg config.Config, agents *sweepAgent
 		})
 		return fmt.Errorf("not destroyed, the export of its home failed: %w", err)
 	}
+	// If the record fails to write, the next sweep writes one, aged zero.
+	_ = recordArchive(archive, env.Now())
 	// The spec goes next to the archive, so restore can recreate the same
 	// container (image, limits).
 	if unitData, err := os.ReadFile(filepath.Join(env.QuadletDir(), quadlet.ContainerFile(name))); err == nil {
-		_ = replaceFile(dir, filepath.Base(archive)+".container", unitData)
+		_ = replaceFile(dir, filepath.Base(archive)+reaper.ArchiveSpecSuffix, unitData)
 	}
 	ag := agents.get()
 	cleanup := leaveTailnet(c.Context, env, cfg, ag, name, false, spec.Tailnet)
@@ -378,26 +379,92 @@ func reapDestroy(c *cli.Context, env *Env, cfg config.Config, agents *sweepAgent
 	})
 }
 
-// pruneArchives removes archives older than keep.
-func pruneArchives(env *Env, now time.Time, keep time.Duration) {
-	entries, _ := os.ReadDir(env.archiveDir())
+// pruneArchives ages every archive by its record (NAME-STAMP.tar.json,
+// reaper.ArchiveRecord) and removes those kept longer than archive_keep,
+// with the files beside them. Never by mtime against the wall clock: an
+// archive ages by the time between sweeps, at most twice sweep_interval per
+// sweep, so a clock that jumps ahead (or a host that was off) removes
+// nothing. An archive without a readable record gets one, aged zero.
+// Only files named like archives, and their own side files, are touched.
+func pruneArchives(env *Env, now time.Time, cfg config.Reaper) {
+	dir := env.archiveDir()
+	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		info, err := e.Info()
-		if err == nil && now.Sub(info.ModTime()) > keep {
-			os.Remove(filepath.Join(env.archiveDir(), e.Name()))
+		if _, _, ok := reaper.ParseArchiveName(e.Name()); !ok || !e.Type().IsRegular() {
+			continue
+		}
+		archive := filepath.Join(dir, e.Name())
+		rec, ok := loadArchiveRecord(archive)
+		if ok {
+			rec = rec.Advance(now, 2*time.Duration(cfg.SweepInterval))
+		} else {
+			rec = reaper.NewArchiveRecord(now)
+		}
+		if !rec.Expired(time.Duration(cfg.ArchiveKeep)) {
+			_ = writeArchiveRecord(archive, rec)
+			continue
+		}
+		// The archive first: a sweep that dies half-way leaves side files
+		// without an archive, which the loop below removes next time, never
+		// an archive without its record (its age would start again at zero).
+		if os.Remove(archive) == nil {
+			os.Remove(archive + reaper.ArchiveSpecSuffix)
+			os.Remove(archive + reaper.ArchiveRecordSuffix)
+		}
+	}
+	// Side files whose archive is gone.
+	for _, e := range entries {
+		for _, sfx := range []string{reaper.ArchiveSpecSuffix, reaper.ArchiveRecordSuffix} {
+			base, found := strings.CutSuffix(e.Name(), sfx)
+			if _, _, ok := reaper.ParseArchiveName(base); !found || !ok {
+				continue
+			}
+			if _, err := os.Lstat(filepath.Join(dir, base)); os.IsNotExist(err) {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
 		}
 	}
 }
 
-// latestArchive is the newest archive of name.
+// recordArchive writes the record of an archive written at t, aged zero:
+// ARCHIVE.json beside ARCHIVE (dir/NAME-STAMP.tar, named by
+// reaper.ArchiveName). Whoever writes an archive calls it once the export
+// has succeeded; if it fails, the next sweep writes one, also aged zero.
+func recordArchive(archive string, t time.Time) error {
+	return writeArchiveRecord(archive, reaper.NewArchiveRecord(t))
+}
+
+func writeArchiveRecord(archive string, rec reaper.ArchiveRecord) error {
+	data, _ := json.MarshalIndent(rec, "", "  ")
+	return replaceFile(filepath.Dir(archive), filepath.Base(archive)+reaper.ArchiveRecordSuffix, data)
+}
+
+// loadArchiveRecord reads the record beside archive; false if it is missing
+// or unreadable (the caller starts a new one, aged zero).
+func loadArchiveRecord(archive string) (reaper.ArchiveRecord, bool) {
+	var rec reaper.ArchiveRecord
+	data, err := os.ReadFile(archive + reaper.ArchiveRecordSuffix)
+	if err != nil || json.Unmarshal(data, &rec) != nil || rec.Age < 0 {
+		return reaper.ArchiveRecord{}, false
+	}
+	return rec, true
+}
+
+// latestArchive is the newest archive of exactly name, by the stamp in its
+// file name: `restore dev` never picks dev-api's, which dev-*.tar matches.
 func latestArchive(env *Env, name string) (string, error) {
-	matches, _ := filepath.Glob(filepath.Join(env.archiveDir(), name+"-*.tar"))
-	if len(matches) == 0 {
-		return "", withHint(errdefs.Errorf(errdefs.NotFound, "no archive of %q in %s", name, env.archiveDir()),
+	dir := env.archiveDir()
+	entries, _ := os.ReadDir(dir)
+	files := make([]string, 0, len(entries))
+	for _, e := range entries {
+		files = append(files, e.Name())
+	}
+	newest, ok := reaper.NewestArchive(files, name)
+	if !ok {
+		return "", withHint(errdefs.Errorf(errdefs.NotFound, "no archive of %q in %s", name, dir),
 			"archives are kept for [reaper] archive_keep after an auto-destroy; name one with --from")
 	}
-	sort.Strings(matches) // the timestamp sorts
-	return matches[len(matches)-1], nil
+	return filepath.Join(dir, newest), nil
 }
 
 func keepaliveCommand(env *Env) *cli.Command {
