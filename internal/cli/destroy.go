@@ -14,6 +14,7 @@ import (
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/reaper"
 )
 
 func destroyCommand(env *Env) *cli.Command {
@@ -212,7 +213,7 @@ func exportHome(ctx context.Context, env *Env, name, dir string, timeout time.Du
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", errdefs.Errorf(errdefs.System, "export %s: %w", name, err)
 	}
-	archive := filepath.Join(dir, archiveFileName(name, env.Now()))
+	archive := filepath.Join(dir, reaper.ArchiveName(name, env.Now()))
 	ectx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := env.Podman.ExportVolume(ectx, quadlet.VolumeName(name), archive); err != nil {
@@ -223,8 +224,10 @@ func exportHome(ctx context.Context, env *Env, name, dir string, timeout time.Du
 		return "", errdefs.Errorf(errdefs.System, "export the home of %s: %w", name, err)
 	}
 	if unitData, err := os.ReadFile(filepath.Join(env.QuadletDir(), quadlet.ContainerFile(name))); err == nil {
-		_ = replaceFile(dir, filepath.Base(archive)+".container", unitData)
+		_ = replaceFile(dir, filepath.Base(archive)+reaper.ArchiveSpecSuffix, unitData)
 	}
+	// Its age starts now; if this fails, the next sweep starts it.
+	_ = recordArchive(archive, env.Now())
 	return archive, nil
 }
 
@@ -259,10 +262,4 @@ func releaseOrphan(ctx context.Context, env *Env, ag Agent, name string) (bool, 
 		}
 	}
 	return false, nil
-}
-
-// archiveFileName is NAME-YYYYMMDDTHHMMSSZ.tar: the stamp sorts, and restore
-// matches the name part exactly.
-func archiveFileName(name string, t time.Time) string {
-	return name + "-" + t.UTC().Format("20060102T150405Z") + ".tar"
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -79,6 +80,9 @@ type reapEntry struct {
 	LeaseUntil *time.Time      `json:"lease_until,omitempty"`
 	Actions    []reaper.Action `json:"actions"`
 	Errors     []string        `json:"errors,omitempty"`
+	// Skipped says why a decided action was not carried out (the owner
+	// started the container while its home was exported).
+	Skipped string `json:"skipped,omitempty"`
 }
 
 type reapResult struct {
@@ -97,11 +101,12 @@ func runReap(c *cli.Context, env *Env) error {
 		return err
 	}
 	dry := c.Bool("dry-run")
-	lock, err := lockUser(env, "reap")
+	l, err := lockUser(env, "reap")
 	if err != nil {
 		return err
 	}
-	defer lock.Unlock()
+	lock := &sweepLock{env: env, l: l}
+	defer func() { lock.release() }()
 	specs, err := ownContainers(env)
 	if err != nil {
 		return err
@@ -136,6 +141,7 @@ func runReap(c *cli.Context, env *Env) error {
 	specOf := map[string]quadlet.Spec{}
 	var obs []reaper.Observation
 	for _, s := range specs {
+		env.noteStateDir(s)
 		unit := quadlet.ServiceUnit(s.Name)
 		o := reaper.Observation{Name: s.Name, Created: s.Created, Boot: boot, Running: states[unit] == "active" || states[unit] == "reloading" || states[unit] == "activating"}
 		if o.Running {
@@ -158,6 +164,11 @@ func runReap(c *cli.Context, env *Env) error {
 	defer agents.close()
 
 	res := reapResult{Schema: 1, DryRun: dry, Now: now.UTC(), Containers: []reapEntry{}}
+	type pendingDestroy struct {
+		entry  int
+		action reaper.Action
+	}
+	var destroys []pendingDestroy
 	for _, d := range decisions {
 		r := records[d.Name]
 		r.State, r.Next, r.Due, r.Swept = d.State, d.Next, d.Due, now
@@ -174,7 +185,6 @@ func runReap(c *cli.Context, env *Env) error {
 			entry.Actions = []reaper.Action{}
 		}
 		if !dry {
-			destroyed := false
 			for _, a := range d.Now {
 				var err error
 				switch a.Kind {
@@ -186,30 +196,52 @@ func runReap(c *cli.Context, env *Env) error {
 						r.Next, r.Due = reaper.Destroy, now.Add(time.Duration(cfg.Reaper.StoppedDestroy))
 					}
 				case reaper.Destroy:
-					if err = reapDestroy(c, env, cfg, agents, sys, specOf[d.Name], a); err == nil {
-						destroyed = true
-					} else {
-						r.ExportError = err.Error()
-					}
+					// Destroys come last: each gives up the lock during
+					// its export, and every other action was decided on
+					// what was seen under the lock.
+					destroys = append(destroys, pendingDestroy{entry: len(res.Containers), action: a})
 				}
 				if err != nil {
 					entry.Errors = append(entry.Errors, err.Error())
 					warnf(env, "reap %s: %s: %v", d.Name, a.Kind, err)
 				}
 			}
-			if !destroyed {
-				if len(entry.Errors) == 0 {
-					r.ExportError = ""
-				}
-				if err := env.saveRecord(d.Name, r); err != nil {
-					entry.Errors = append(entry.Errors, err.Error())
-				}
+			if len(entry.Errors) == 0 {
+				r.ExportError = ""
+			}
+			if err := env.saveRecord(d.Name, r); err != nil {
+				entry.Errors = append(entry.Errors, err.Error())
 			}
 		}
 		res.Containers = append(res.Containers, entry)
 	}
+	for _, p := range destroys {
+		entry := &res.Containers[p.entry]
+		switch err := reapDestroy(c, env, cfg, agents, sys, specOf[entry.Name], p.action, lock); {
+		case err == nil:
+		case errors.Is(err, errStartedDuringExport):
+			// The owner's start wins; the next sweep sees it running.
+			entry.Skipped = err.Error()
+			warnf(env, "reap %s: %s", entry.Name, entry.Skipped)
+		default:
+			entry.Errors = append(entry.Errors, err.Error())
+			warnf(env, "reap %s: destroy: %v", entry.Name, err)
+			if lock.l.f == nil {
+				// The lock could not be taken back: touch nothing more.
+				return errdefs.Errorf(errdefs.System, "reap: %s: %v", entry.Name, err)
+			}
+			if r, ok := env.loadRecord(entry.Name); ok {
+				r.ExportError = err.Error()
+				if serr := env.saveRecord(entry.Name, r); serr != nil {
+					entry.Errors = append(entry.Errors, serr.Error())
+				}
+			}
+		}
+	}
 	if !dry {
-		pruneArchives(env, now, cfg.Reaper)
+		for _, dir := range env.archiveDirs(specs) {
+			pruneArchives(dir, now, cfg.Reaper)
+		}
 	}
 	if c.Bool("json") {
 		return writeJSON(env.Stdout, res)
@@ -342,28 +374,64 @@ func reapStop(c *cli.Context, env *Env, agents *sweepAgent, sys Systemd, a reape
 	})
 }
 
-// reapDestroy exports the home volume, then destroys. If the export fails
-// nothing is destroyed.
-func reapDestroy(c *cli.Context, env *Env, cfg config.Config, agents *sweepAgent, sys Systemd, spec quadlet.Spec, a reaper.Action) error {
-	name := a.Name
-	dir := env.archiveDir()
-	archive := filepath.Join(dir, reaper.ArchiveName(name, env.Now()))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return errdefs.Errorf(errdefs.System, "export %s: %w", name, err)
+// errStartedDuringExport says a container was not destroyed because it
+// was started (or recreated) while its home was being exported.
+var errStartedDuringExport = errors.New("not destroyed: it was started or recreated while its home was exported")
+
+// sweepLock is the reaper's hold on the user's lock, which it gives up
+// while it exports a home: an export may take long, and must not keep the
+// user from starting or stopping anything meanwhile.
+type sweepLock struct {
+	env *Env
+	l   *userLock
+}
+
+func (s *sweepLock) release() { s.l.Unlock() }
+
+func (s *sweepLock) take() error {
+	l, err := lockUser(s.env, "reap")
+	if err != nil {
+		return err
 	}
-	if err := env.Podman.ExportVolume(c.Context, quadlet.VolumeName(name), archive); err != nil {
-		os.Remove(archive)
+	s.l = l
+	return nil
+}
+
+// reapDestroy exports the home volume without holding the user's lock,
+// takes the lock again, checks that the container is still the same one and
+// still stopped, then destroys. If the export fails, or the container was
+// started meanwhile, nothing is destroyed.
+func reapDestroy(c *cli.Context, env *Env, cfg config.Config, agents *sweepAgent, sys Systemd, spec quadlet.Spec, a reaper.Action, lock *sweepLock) error {
+	name := a.Name
+	// The archive goes to the state directory the container's create
+	// recorded, where that user's restore looks.
+	dir := filepath.Join(env.containerStateDir(name), "archives")
+	lock.release()
+	archive, err := exportHome(c.Context, env, name, dir, exportTimeout(env, cfg))
+	if lerr := lock.take(); lerr != nil {
+		if err == nil {
+			err = fmt.Errorf("archive %s kept: %w", archive, lerr)
+		}
+		return fmt.Errorf("not destroyed: %w", err)
+	}
+	if err != nil {
 		_ = env.SendJournal(fmt.Sprintf("devbox-quadlet: did not destroy %s: exporting its home failed: %v", name, err), map[string]string{
 			"MESSAGE_ID": MessageExportFailed, "DEVBOX_CONTAINER": name, "DEVBOX_ACTION": reaper.Destroy,
 		})
 		return fmt.Errorf("not destroyed, the export of its home failed: %w", err)
 	}
-	// If the record fails to write, the next sweep writes one, aged zero.
-	_ = recordArchive(archive, env.Now())
-	// The spec goes next to the archive, so restore can recreate the same
-	// container (image, limits).
-	if unitData, err := os.ReadFile(filepath.Join(env.QuadletDir(), quadlet.ContainerFile(name))); err == nil {
-		_ = replaceFile(dir, filepath.Base(archive)+reaper.ArchiveSpecSuffix, unitData)
+	// Anything may have happened while the lock was free: a start (plain
+	// systemctl or devbox-quadlet), or a destroy and a new create of the
+	// same name. Destroy only what was decided on.
+	unit := quadlet.ServiceUnit(name)
+	states, err := sys.Units(c.Context, []string{unit})
+	if err != nil {
+		return fmt.Errorf("not destroyed (archive %s kept): %w", archive, err)
+	}
+	cur, specErr := readSpec(env, name)
+	if specErr != nil || !cur.Created.Equal(spec.Created) || (len(states) == 1 && isUp(states[0].ActiveState)) {
+		removeArchive(archive)
+		return errStartedDuringExport
 	}
 	ag := agents.get()
 	cleanup := leaveTailnet(c.Context, env, cfg, ag, name, false, spec.Tailnet)
@@ -379,6 +447,22 @@ func reapDestroy(c *cli.Context, env *Env, cfg config.Config, agents *sweepAgent
 	})
 }
 
+// isUp is the one "the unit runs or is on its way" predicate of the reaper.
+func isUp(activeState string) bool {
+	switch activeState {
+	case "active", "activating", "reloading", "deactivating":
+		return true
+	}
+	return false
+}
+
+// removeArchive removes an archive and what lies beside it.
+func removeArchive(archive string) {
+	for _, p := range []string{archive, archive + ".container", archive + ".json"} {
+		os.Remove(p)
+	}
+}
+
 // pruneArchives ages every archive by its record (NAME-STAMP.tar.json,
 // reaper.ArchiveRecord) and removes those kept longer than archive_keep,
 // with the files beside them. Never by mtime against the wall clock: an
@@ -386,8 +470,7 @@ func reapDestroy(c *cli.Context, env *Env, cfg config.Config, agents *sweepAgent
 // sweep, so a clock that jumps ahead (or a host that was off) removes
 // nothing. An archive without a readable record gets one, aged zero.
 // Only files named like archives, and their own side files, are touched.
-func pruneArchives(env *Env, now time.Time, cfg config.Reaper) {
-	dir := env.archiveDir()
+func pruneArchives(dir string, now time.Time, cfg config.Reaper) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if _, _, ok := reaper.ParseArchiveName(e.Name()); !ok || !e.Type().IsRegular() {
@@ -452,19 +535,31 @@ func loadArchiveRecord(archive string) (reaper.ArchiveRecord, bool) {
 
 // latestArchive is the newest archive of exactly name, by the stamp in its
 // file name: `restore dev` never picks dev-api's, which dev-*.tar matches.
+//
+// It looks in every directory that may hold this user's archives
+// (env.archiveDirs): this shell's state directory and the default one.
 func latestArchive(env *Env, name string) (string, error) {
-	dir := env.archiveDir()
-	entries, _ := os.ReadDir(dir)
-	files := make([]string, 0, len(entries))
-	for _, e := range entries {
-		files = append(files, e.Name())
+	var best string
+	var bestT time.Time
+	dirs := env.archiveDirs(nil)
+	for _, dir := range dirs {
+		entries, _ := os.ReadDir(dir)
+		files := make([]string, 0, len(entries))
+		for _, e := range entries {
+			files = append(files, e.Name())
+		}
+		if newest, ok := reaper.NewestArchive(files, name); ok {
+			_, t, _ := reaper.ParseArchiveName(newest)
+			if best == "" || t.After(bestT) {
+				best, bestT = filepath.Join(dir, newest), t
+			}
+		}
 	}
-	newest, ok := reaper.NewestArchive(files, name)
-	if !ok {
-		return "", withHint(errdefs.Errorf(errdefs.NotFound, "no archive of %q in %s", name, dir),
-			"archives are kept for [reaper] archive_keep after an auto-destroy; name one with --from")
+	if best == "" {
+		return "", withHint(errdefs.Errorf(errdefs.NotFound, "no archive of %q in %s", name, strings.Join(dirs, " or ")),
+			"destroy and the reaper keep archives for [reaper] archive_keep; name one with --from")
 	}
-	return filepath.Join(dir, newest), nil
+	return best, nil
 }
 
 func keepaliveCommand(env *Env) *cli.Command {

@@ -118,7 +118,11 @@ func TestReapLifecycle(t *testing.T) {
 	if last := h.journal[len(h.journal)-1]; !strings.HasPrefix(last, MessageWarn) || !strings.Contains(last, "destroyed") {
 		t.Errorf("no destroy warning: %v", h.journal)
 	}
-	step(25 * time.Second) // stopped 125 s: export, then destroy
+	step(25 * time.Second) // stopped 125 s: due, but the warning is only 25 s old
+	if slices.Contains(h.pod.calls, "export devbox-demo-home") {
+		t.Fatalf("destroyed before the warning had its full 30 s: %v", h.pod.calls)
+	}
+	step(10 * time.Second) // the warning is 35 s old: export, then destroy
 	if !slices.Contains(h.pod.calls, "export devbox-demo-home") || len(h.quadletFiles()) != 0 {
 		t.Fatalf("not destroyed after export: podman %v, files %v", h.pod.calls, h.quadletFiles())
 	}
@@ -151,6 +155,11 @@ func TestReapExportFailureKeepsTheContainer(t *testing.T) {
 	h.run("reap")
 	h.pod.exportErr = errdefs.Errorf(errdefs.System, "podman volume export: no space left on device")
 	*now = now.Add(5 * time.Minute)
+	h.pod.calls = nil
+	if code := h.run("reap"); code != 0 || len(h.pod.calls) != 0 {
+		t.Fatalf("an overdue container must be warned about first: exit %d, podman %v", code, h.pod.calls)
+	}
+	*now = now.Add(31 * time.Second)
 	if code := h.run("reap"); code != 8 {
 		t.Errorf("reap with a failing export: exit %d, want 8: %s", code, h.errOut)
 	}
@@ -200,6 +209,8 @@ func TestKeepaliveHoldsIt(t *testing.T) {
 		t.Fatal(h.errOut.String())
 	}
 	*now = now.Add(2 * time.Minute)
+	h.run("reap") // overdue: the warning comes first
+	*now = now.Add(31 * time.Second)
 	h.sys.calls = nil
 	h.run("reap")
 	if !slices.Contains(h.sys.calls, "stop devbox-demo.service") {
@@ -263,6 +274,10 @@ func TestReapDialsTheAgentOncePerSweep(t *testing.T) {
 		t.Errorf("a sweep that acted on nothing dialled the agent %d times", dials)
 	}
 	*now = now.Add(2 * time.Minute)
+	if code := h.run("reap"); code != 0 { // overdue: warnings first, no agent needed
+		t.Fatalf("reap: %d %s", code, h.errOut)
+	}
+	*now = now.Add(31 * time.Second)
 	if code := h.run("reap"); code != 0 {
 		t.Fatalf("reap: %d %s", code, h.errOut)
 	}

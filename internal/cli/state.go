@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
@@ -71,8 +72,24 @@ func (e *Env) recordPath(name string) string {
 	return filepath.Join(e.containerStateDir(name), "reaper", name+".json")
 }
 
-// archiveDir is where this process keeps and looks for home archives.
+// archiveDir is where this process's destroy keeps home archives.
 func (e *Env) archiveDir() string { return filepath.Join(e.StateDir(), "archives") }
+
+// archiveDirs lists, once each, the directories that may hold this user's
+// archives: this process's, the default one (~/.local/state), and those
+// recorded by the containers in specs. The reaper archives a container
+// into the state directory its create recorded, so a shell with another
+// XDG_STATE_HOME, or the timer's service without one, still finds them.
+func (e *Env) archiveDirs(specs []quadlet.Spec) []string {
+	dirs := []string{e.archiveDir(), filepath.Join(e.Home, ".local", "state", "devbox-quadlet", "archives")}
+	for _, s := range specs {
+		if d := stateDirOfSpec(s); d != "" {
+			dirs = append(dirs, filepath.Join(d, "archives"))
+		}
+	}
+	slices.Sort(dirs)
+	return slices.Compact(dirs)
+}
 
 // loadRecord returns the record of name; a missing or unreadable one is the
 // zero record (the clock starts again, never an early action).
