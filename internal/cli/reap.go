@@ -244,7 +244,10 @@ func runReap(c *cli.Context, env *Env) error {
 		}
 	}
 	if c.Bool("json") {
-		return writeJSON(env.Stdout, res)
+		if err := writeJSON(env.Stdout, res); err != nil {
+			return err
+		}
+		return reapErrors(res)
 	}
 	w := env.Stdout
 	fmt.Fprintf(w, "%-20s %-8s %-22s %-10s %s\n", "NAME", "STATE", "LAST ACTIVE", "SIGNAL", "NEXT")
@@ -262,6 +265,12 @@ func runReap(c *cli.Context, env *Env) error {
 			fmt.Fprintf(w, "  %s %s%s: %s\n", verb, a.Kind, ofSuffix(a), a.Why)
 		}
 	}
+	return reapErrors(res)
+}
+
+// reapErrors is the sweep's exit status: the first container whose action
+// failed makes it exit 8, with or without --json.
+func reapErrors(res reapResult) error {
 	for _, e := range res.Containers {
 		if len(e.Errors) > 0 {
 			return errdefs.Errorf(errdefs.System, "reap: %s: %s", e.Name, strings.Join(e.Errors, "; "))

@@ -113,6 +113,10 @@ func TestReapExportIsBounded(t *testing.T) {
 	if rm := removedAnything(h); len(rm) != 0 || len(h.quadletFiles()) != 2 {
 		t.Errorf("destroyed after a failed export: %v", rm)
 	}
+	// --json prints the sweep and still exits 8 (it used to exit 0).
+	if code := h.run("reap", "--json"); code != 8 || !strings.Contains(h.out.String(), "did not finish within") {
+		t.Errorf("reap --json with a hung export: exit %d, want 8 with the error in the JSON: %s", code, h.out)
+	}
 	if !slices.ContainsFunc(h.journal, func(s string) bool { return strings.HasPrefix(s, MessageExportFailed) }) {
 		t.Errorf("no export-failed journal entry: %v", h.journal)
 	}

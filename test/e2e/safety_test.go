@@ -174,6 +174,7 @@ func TestHangUpRollsBackCreate(t *testing.T) {
 	if ok && ee.Sys().(syscall.WaitStatus).Signaled() {
 		t.Fatalf("create died of SIGHUP instead of rolling back: %v\n%s", err, stderr.String())
 	}
+	t.Logf("create after SIGHUP: %v\n%s", err, stderr.String())
 	if err == nil {
 		t.Logf("create finished before the hang-up arrived; destroying")
 		dq(t, "destroy", "--yes", "--no-archive", name)
