@@ -42,7 +42,8 @@ func hostAgent(c *cli.Context, env *Env, cfg config.Config) (Agent, error) {
 	if cfg.Agent.Mode == "off" || env.DialAgent == nil {
 		return nil, nil
 	}
-	a, err := env.DialAgent(c.Context)
+	// Not tied to the command's context, for the rollback's sake (see dial).
+	a, err := env.DialAgent(context.WithoutCancel(c.Context))
 	if err == nil && !a.Available(c.Context) {
 		a.Close()
 		a, err = nil, errdefs.Errorf(errdefs.AgentMissing, "the host agent %s is not running and cannot be activated", agent.BusName)

@@ -225,7 +225,11 @@ func requireUser(env *Env) error {
 }
 
 func dial(c *cli.Context, env *Env) (Systemd, error) {
-	m, err := env.DialSystemd(c.Context, env)
+	// The connection must outlive a cancelled command context: godbus
+	// closes a connection when the context it was dialled with ends, and a
+	// create interrupted by Ctrl-C, SIGTERM or SIGHUP still needs the bus
+	// to roll back. Each call still takes the command's context.
+	m, err := env.DialSystemd(context.WithoutCancel(c.Context), env)
 	if err != nil {
 		return nil, withHint(err, "is your user manager running? Check `systemctl --user status`; on a server, enable lingering with `loginctl enable-linger %s`", env.UserName)
 	}

@@ -178,3 +178,57 @@ func withAgentConfig(h *harness, mode string) {
 	_ = os.WriteFile(cfg, []byte("[agent]\nmode = \""+mode+"\"\n[secrets]\nbackend = \"env\"\n"), 0o644)
 	h.env.DefaultConfig = cfg
 }
+
+// closingSystemd is a fakeSystemd whose connection dies with the context
+// it was dialled with, as godbus's does.
+type closingSystemd struct {
+	*fakeSystemd
+	dialCtx context.Context
+	onStart func()
+}
+
+func (c *closingSystemd) Start(ctx context.Context, u string) error {
+	c.onStart()
+	if err := c.dialCtx.Err(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+func (c *closingSystemd) Stop(ctx context.Context, u string) error {
+	if err := c.dialCtx.Err(); err != nil {
+		return err
+	}
+	return c.fakeSystemd.Stop(ctx, u)
+}
+func (c *closingSystemd) Reload(ctx context.Context) error {
+	if err := c.dialCtx.Err(); err != nil {
+		return err
+	}
+	return c.fakeSystemd.Reload(ctx)
+}
+
+// TestInterruptedCreateStillRollsBack: Ctrl-C, SIGTERM or SIGHUP during the
+// start cancels the command's context; the rollback must still reach
+// systemd. The old CLI dialled the bus with that context, so godbus closed
+// the connection and the rollback failed with "connection closed by user",
+// leaving the generated units loaded.
+func TestInterruptedCreateStillRollsBack(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cs := &closingSystemd{fakeSystemd: h.sys, onStart: cancel}
+	h.env.DialSystemd = func(dctx context.Context, _ *Env) (Systemd, error) { cs.dialCtx = dctx; return cs, nil }
+	code := Run(ctx, []string{"devbox-quadlet", "create", "demo"}, h.env)
+	if code == 0 {
+		t.Fatal("an interrupted create succeeded")
+	}
+	if strings.Contains(h.errOut.String(), "rollback") && strings.Contains(h.errOut.String(), "incomplete") {
+		t.Errorf("the rollback could not reach systemd:\n%s", h.errOut)
+	}
+	if files := h.quadletFiles(); len(files) != 0 {
+		t.Errorf("files left: %v", files)
+	}
+	if last := h.sys.reloadSaw[len(h.sys.reloadSaw)-1]; len(last) != 0 {
+		t.Errorf("the last reload saw %v; the units stay loaded", last)
+	}
+}

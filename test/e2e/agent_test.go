@@ -392,10 +392,12 @@ func TestAgentRequiredButDown(t *testing.T) {
 // and fails above the exposure stated in docs/agent.md.
 func TestAgentSecurityScore(t *testing.T) {
 	requireRoot(t)
-	r := run(t, "systemd-analyze", "security", "--no-pager", "--threshold=20", "devbox-quadlet-agent.service")
+	// Issue 9: the unit's resource limits must not cost exposure; the
+	// score stays at or below the 1.1 it had before them.
+	r := run(t, "systemd-analyze", "security", "--no-pager", "--threshold=11", "devbox-quadlet-agent.service")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	t.Logf("systemd-analyze security: %s", lines[len(lines)-1])
 	if r.code != 0 {
-		t.Errorf("exposure above 2.0:\n%s", r)
+		t.Errorf("exposure above 1.1:\n%s", r)
 	}
 }

@@ -163,9 +163,11 @@ func TestHangUpRollsBackCreate(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Hang up once the unit files are written: the rollback then has
+	// files, a reload and maybe a start to undo.
 	intent := filepath.Join(stateDir(), "creating", name+".json")
-	waitFor(t, "create to write its intent record", time.Minute, func() bool {
-		_, err := os.Stat(intent)
+	waitFor(t, "create to write the unit files", time.Minute, func() bool {
+		_, err := os.Stat(filepath.Join(quadletDir(), "devbox-"+name+".container"))
 		return err == nil
 	})
 	_ = cmd.Process.Signal(syscall.SIGHUP)
@@ -180,6 +182,14 @@ func TestHangUpRollsBackCreate(t *testing.T) {
 		dq(t, "destroy", "--yes", "--no-archive", name)
 	}
 	assertGone(t, name)
+	if t.Failed() {
+		gen, _ := os.ReadDir(filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "systemd", "generator"))
+		t.Logf("generator dir: %v", gen)
+		t.Logf("journal: %s", journalUser(t, "-n", "40", "-o", "short-precise"))
+		time.Sleep(5 * time.Second)
+		t.Logf("after 5 s:")
+		assertGone(t, name)
+	}
 	if _, err := os.Stat(intent); err == nil {
 		t.Errorf("the intent record survived the rollback")
 	}
