@@ -291,6 +291,9 @@ func openTarget(c *cli.Context, env *Env, o targetOpts) (*target, error) {
 			t.close()
 			return nil, err
 		}
+		if o.lock {
+			replayPendingReleases(c.Context, env, t.ag)
+		}
 	}
 	return t, nil
 }

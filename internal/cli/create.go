@@ -214,6 +214,7 @@ func runCreate(c *cli.Context, env *Env) error {
 	}
 	if ag != nil {
 		defer ag.Close()
+		replayPendingReleases(c.Context, env, ag)
 	}
 
 	// Act. The intent record goes first, before the agent's reservation,

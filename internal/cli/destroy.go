@@ -141,11 +141,7 @@ func runDestroy(c *cli.Context, env *Env) error {
 	if err := env.clearIntent(name); err != nil {
 		return err
 	}
-	if ag != nil {
-		if err := ag.Release(c.Context, name); err != nil {
-			warnf(env, "%v", err)
-		}
-	}
+	releaseName(c.Context, env, t.cfg, ag, name)
 	if c.Bool("json") {
 		return writeJSON(env.Stdout, destroyResult{Schema: 1, Name: name, VolumeKept: keep, Volume: quadlet.VolumeName(name), RemovedUnit: quadlet.ServiceUnit(name), TailnetCleanup: cleanup, Archive: archivePath})
 	}
@@ -262,4 +258,20 @@ func releaseOrphan(ctx context.Context, env *Env, ag Agent, name string) (bool, 
 		}
 	}
 	return false, nil
+}
+
+// releaseName frees name in the host ledger after a destroy. Without an
+// agent in mode "auto" (it may be installed but down) it leaves a marker for
+// a later command (replayPendingReleases); mode "off" has no ledger.
+func releaseName(ctx context.Context, env *Env, cfg config.Config, ag Agent, name string) {
+	if ag == nil {
+		if cfg.Agent.Mode == "auto" {
+			env.notePendingRelease(name)
+		}
+		return
+	}
+	if err := ag.Release(ctx, name); err != nil {
+		warnf(env, "%v; the next command that reaches the host agent releases it", err)
+		env.notePendingRelease(name)
+	}
 }

@@ -232,3 +232,39 @@ func TestInterruptedCreateStillRollsBack(t *testing.T) {
 		t.Errorf("the last reload saw %v; the units stay loaded", last)
 	}
 }
+
+// TestReleaseWhenTheAgentIsBack: a destroy while the agent (mode auto) is
+// down cannot release the name; the next locked command that reaches the
+// agent does, and a name made again meanwhile is left to its new owner.
+func TestReleaseWhenTheAgentIsBack(t *testing.T) {
+	h := newHarness(t)
+	a := &fakeAgent{available: true}
+	withAgent(h, a, "auto")
+	for _, n := range []string{"gone", "again"} {
+		if code := h.run("create", n); code != 0 {
+			t.Fatalf("create %s: %d %s", n, code, h.errOut)
+		}
+	}
+	a.available = false // the agent is down
+	for _, n := range []string{"gone", "again"} {
+		if code := h.run("destroy", "--yes", n); code != 0 {
+			t.Fatalf("destroy %s without the agent: %d %s", n, code, h.errOut)
+		}
+	}
+	if code := h.run("create", "again"); code != 0 { // standalone: no reservation
+		t.Fatalf("create again: %d %s", code, h.errOut)
+	}
+	a.available, a.calls = true, nil
+	if code := h.run("start", "again"); code != 0 {
+		t.Fatalf("start: %d %s", code, h.errOut)
+	}
+	if !slices.Contains(a.calls, "release gone") {
+		t.Errorf("the name destroyed while the agent was down was not released: %v", a.calls)
+	}
+	if slices.Contains(a.calls, "release again") {
+		t.Errorf("the name of a container made again was released: %v", a.calls)
+	}
+	if entries, _ := os.ReadDir(h.env.pendingReleaseDir()); len(entries) != 0 {
+		t.Errorf("markers left: %v", entries)
+	}
+}

@@ -447,9 +447,7 @@ func reapDestroy(c *cli.Context, env *Env, cfg config.Config, agents *sweepAgent
 	if err := teardown(c.Context, env, sys, name, false); err != nil {
 		return fmt.Errorf("destroy after export (archive %s kept): %w", archive, err)
 	}
-	if ag != nil {
-		_ = ag.Release(c.Context, name)
-	}
+	releaseName(c.Context, env, cfg, ag, name)
 	return env.SendJournal(fmt.Sprintf("devbox-quadlet: destroyed %s (%s); its home is in %s; tailnet: logout %s, API %s; `devbox-quadlet restore %s` brings it back",
 		name, a.Why, archive, cleanup.Logout, cleanup.API, name), map[string]string{
 		"MESSAGE_ID": MessageDestroyed, "DEVBOX_CONTAINER": name, "DEVBOX_ACTION": reaper.Destroy, "DEVBOX_ARCHIVE": archive,

@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/atomicfile"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
 )
 
@@ -118,4 +121,49 @@ func (e *Env) sessionTime(name string) time.Time {
 		}
 	}
 	return newest
+}
+
+// Pending releases. A destroy (the user's or the reaper's) in agent mode
+// "auto" while the host agent cannot be reached removes the container but
+// cannot free its name and cap slot in the host ledger. It leaves a marker,
+// STATE/pending-release/NAME, and the next mutating command that reaches the
+// agent, under the user's lock, releases the name, unless a container of
+// that name exists again by then (its entry is then the new one's).
+
+func (e *Env) pendingReleaseDir() string { return filepath.Join(e.StateDir(), "pending-release") }
+
+// notePendingRelease records that name's ledger entry must still be released.
+func (e *Env) notePendingRelease(name string) {
+	if err := atomicfile.Replace(filepath.Join(e.pendingReleaseDir(), name), nil); err != nil {
+		warnf(e, "could not note that %s must still be released from the host ledger: %v", name, err)
+	}
+}
+
+// replayPendingReleases releases what notePendingRelease noted. The caller
+// holds the user's lock.
+func replayPendingReleases(ctx context.Context, env *Env, ag Agent) {
+	if ag == nil {
+		return
+	}
+	entries, err := os.ReadDir(env.pendingReleaseDir())
+	if err != nil {
+		return
+	}
+	for _, ent := range entries {
+		name := ent.Name()
+		marker := filepath.Join(env.pendingReleaseDir(), name)
+		if policy.ValidateName(name) != nil {
+			os.Remove(marker)
+			continue
+		}
+		if _, err := existing(env, name); err == nil {
+			os.Remove(marker) // made again since: the entry is the new container's
+			continue
+		}
+		if err := ag.Release(ctx, name); err != nil {
+			warnf(env, "release of %s in the host ledger: %v", name, err)
+			continue
+		}
+		os.Remove(marker)
+	}
 }
