@@ -109,3 +109,37 @@ func TestHostileFullDisk(t *testing.T) {
 	}
 	assertNothingOf(t, "bob", cfg, "fulldisk")
 }
+
+// TestHostileOrphanRelease: a name the agent holds for bob with no file of
+// it left (here a raw Reserve, as a create killed after its reservation
+// leaves) is released by `destroy NAME` (exit 0) instead of exit 3 with the
+// name and the cap slot taken.
+func TestHostileOrphanRelease(t *testing.T) {
+	requireRoot(t)
+	setHostConfig(t, 7)
+	cfg := userConfig(t, "required")
+	const dest, path, iface = "io.github.DevboxQuadlet.Agent1", "/io/github/DevboxQuadlet/Agent1", "io.github.DevboxQuadlet.Agent1"
+	r := as(t, "bob", nil, "busctl", "--system", "call", dest, path, iface, "Reserve", "sbut", "orphan", "true", "500", "268435456")
+	if r.code != 0 {
+		t.Fatalf("raw Reserve as bob: %s", r)
+	}
+	held := func() bool {
+		for _, e := range ledgerAll(t, cfg).Entries {
+			if e.Name == "orphan" && e.User == "bob" {
+				return true
+			}
+		}
+		return false
+	}
+	if !held() {
+		t.Fatal("the raw Reserve left no entry")
+	}
+	r = dqAs(t, "bob", cfg, "destroy", "orphan")
+	if r.code != 0 || !strings.Contains(r.stdout, "released") {
+		t.Errorf("destroy of a name held with no files: want exit 0 saying released, got %s", r)
+	}
+	if held() {
+		t.Error("the host ledger still holds orphan for bob")
+	}
+	assertNothingOf(t, "bob", cfg, "orphan")
+}
