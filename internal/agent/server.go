@@ -37,6 +37,9 @@ type Server struct {
 	Tailnet Forgetter
 	Now     func() time.Time
 	Log     io.Writer
+	// BusAddress is the bus to serve on ($DBUS_SYSTEM_BUS_ADDRESS); empty
+	// means the system bus's usual socket. Tests use a private bus daemon.
+	BusAddress string
 }
 
 // Listing is the List reply: the ledger as the caller may see it, with
@@ -215,10 +218,22 @@ const introspection = `<node>
   </interface>` + introspect.IntrospectDeclarationString + `</node>`
 
 // Serve connects to the system bus, exports the agent, takes the well-known
-// name and serves until ctx ends. The bus policy decides who may own the name.
+// name and serves until ctx ends (nil) or the bus connection is lost (an
+// error, so the process exits non-zero and systemd restarts it). The bus
+// policy decides who may own the name.
 func (s *Server) Serve(ctx context.Context) error {
-	conn, err := dbus.ConnectSystemBus()
+	bc, err := dialBus(busAddress(s.BusAddress))
 	if err != nil {
+		return errdefs.Errorf(errdefs.System, "agent: connect to the system bus: %w", err)
+	}
+	conn, err := dbus.NewConn(bc, dbus.WithIncomingInterceptor(bc.intercept))
+	if err == nil {
+		if err = conn.Auth(nil); err == nil {
+			err = conn.Hello()
+		}
+	}
+	if err != nil {
+		bc.Close()
 		return errdefs.Errorf(errdefs.System, "agent: connect to the system bus: %w", err)
 	}
 	defer conn.Close()
@@ -237,6 +252,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		return errdefs.Errorf(errdefs.System, "agent: %s is already owned", BusName)
 	}
 	s.logf("serving %s at %s (ledger %s, global cap %d, %.2f CPUs, %d MiB)", BusName, ObjectPath, s.Store.Path, s.Limits.MaxGlobal, s.Limits.CPUs, s.Limits.Memory>>20)
-	<-ctx.Done()
-	return nil
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-conn.Context().Done():
+		return errdefs.Errorf(errdefs.System, "agent: lost the connection to the system bus")
+	}
 }

@@ -126,6 +126,7 @@ func newAgentApp(env *Env) *cli.App {
 					Memory:     int64(float64(mem) * ratio),
 				},
 				CgroupRoot: env.CgroupRoot,
+				BusAddress: env.Getenv("DBUS_SYSTEM_BUS_ADDRESS"),
 				Secrets:    resolver,
 				Tailnet:    forgetter,
 				Now:        time.Now,
