@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,16 +17,25 @@ import (
 func TestStoreRoundTrip(t *testing.T) {
 	s := Store{Path: filepath.Join(t.TempDir(), "state", "ledger.json")}
 	empty, err := s.Load()
-	if err != nil || len(empty) != 0 {
+	if err != nil || len(empty.Entries) != 0 || empty.Users == nil {
 		t.Fatalf("missing ledger: %v %v", empty, err)
 	}
-	in := map[string]policy.Entry{"demo": {Name: "demo", UID: 1000, User: "alice", CPUs: 2, Memory: 4 << 30, Created: time.Unix(100, 0).UTC()}}
+	in := policy.NewLedger()
+	in.Entries["demo"] = policy.Entry{Name: "demo", UID: 1000, User: "alice", CPUs: 2, Memory: 4 << 30, Created: time.Unix(100, 0).UTC(),
+		SeenRunning: true, Confirmed: time.Unix(101, 0).UTC()}
+	in.Users[1001] = policy.UserState{InFlightBlockedUntil: time.Unix(200, 0).UTC(), BlockedBy: "squat"}
 	if err := s.Save(in); err != nil {
 		t.Fatal(err)
 	}
 	out, err := s.Load()
-	if err != nil || out["demo"] != in["demo"] {
+	if err != nil || out.Entries["demo"] != in.Entries["demo"] || out.Users[1001] != in.Users[1001] {
 		t.Fatalf("round trip: %+v %v", out, err)
+	}
+	data, _ := os.ReadFile(s.Path)
+	for _, want := range []string{`"schema": 1`, `"revision": 2`, `"seen_running": true`, `"confirmed": "1970-01-01T00:01:41Z"`, `"users": {`, `"1001": {`, `"inflight_blocked_until": "1970-01-01T00:03:20Z"`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("the ledger file lacks %s:\n%s", want, data)
+		}
 	}
 	fi, _ := os.Stat(filepath.Dir(s.Path))
 	if fi.Mode().Perm() != 0o700 {
@@ -36,6 +46,24 @@ func TestStoreRoundTrip(t *testing.T) {
 	}
 	if _, err := s.Load(); err == nil {
 		t.Error("a corrupt ledger loaded without error")
+	}
+}
+
+// TestStoreUpgrade: a ledger written before confirmations (revision 1)
+// loses no entry to expiry: its entries count as confirmed.
+func TestStoreUpgrade(t *testing.T) {
+	s := Store{Path: filepath.Join(t.TempDir(), "ledger.json")}
+	old := `{"schema":1,"entries":{"web":{"name":"web","uid":1000,"user":"alice","cpus":2,"memory":4294967296,"created":"2026-01-01T00:00:00Z","reserved":"2026-01-02T00:00:00Z"}}}`
+	if err := os.WriteFile(s.Path, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy.Tidy(time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), l, nil, policy.Limits{})
+	if e, ok := l.Entries["web"]; !ok || e.Confirmed.IsZero() {
+		t.Errorf("the upgraded entry: %+v %v", e, ok)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -34,11 +35,12 @@ import (
 	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets"
 )
 
-// The uids the peers run as: an attacker and a victim. Neither needs an
-// entry in /etc/passwd (65534 is nobody on most hosts).
+// The uids the peers run as: an attacker (nobody) and a victim (daemon).
+// The bus daemon refuses uids without a passwd entry, so both are users
+// every Debian-like host has.
 const (
 	attackerUID = 65534
-	victimUID   = 65533
+	victimUID   = 1
 )
 
 const peerEnv = "DEVBOX_AGENT_TEST_PEER_BUS"
@@ -294,6 +296,11 @@ func testLimits(cfg config.Config) policy.Limits {
 		MaxGlobal:  int(cfg.Caps.MaxGlobal),
 		CPUs:       16,
 		Memory:     16 << 30,
+		MaxCPUs:    float64(cfg.Caps.MaxCPUsPerContainer),
+		MaxMemory:  int64(cfg.Caps.MaxMemoryPerContainer),
+		HostCPUs:   16,
+		HostMemory: 16 << 30,
+		InFlight:   time.Duration(cfg.Caps.ReservationTimeout),
 	}
 }
 
@@ -431,6 +438,9 @@ type peerReply struct {
 // startPeer runs a caller as uid (gid the same) on b.
 func (b *testBus) startPeer(t *testing.T, uid uint32) *peer {
 	t.Helper()
+	if _, err := user.LookupId(strconv.FormatUint(uint64(uid), 10)); err != nil {
+		t.Skipf("the bus daemon refuses uid %d, which has no passwd entry on this host: %v", uid, err)
+	}
 	cmd := exec.Command(b.bin, "-test.run=^$")
 	cmd.Env = []string{peerEnv + "=" + b.addr, "PATH=/usr/bin:/bin"}
 	cmd.Dir = b.dir

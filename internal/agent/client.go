@@ -76,6 +76,16 @@ func (c *Client) Release(ctx context.Context, name string) error {
 	return nil
 }
 
+// Confirm tells the agent that the quadlet files of name now exist, so its
+// entry outlives its reservation (create --no-start). A name the agent no
+// longer holds is errdefs.NotFound.
+func (c *Client) Confirm(ctx context.Context, name string) error {
+	if err := c.obj.CallWithContext(ctx, Interface+".Confirm", 0, name).Err; err != nil {
+		return fromDBus("confirm "+name, err)
+	}
+	return nil
+}
+
 // List returns the ledger as the caller may see it.
 func (c *Client) List(ctx context.Context, all bool) (Listing, error) {
 	var data string

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -40,7 +41,23 @@ type Server struct {
 	// BusAddress is the bus to serve on ($DBUS_SYSTEM_BUS_ADDRESS); empty
 	// means the system bus's usual socket. Tests use a private bus daemon.
 	BusAddress string
+	// BlockWait is the longest duty-cycle wait (policy.Blocked) the agent
+	// sits out before answering, instead of refusing: a create right after
+	// a `create --no-start` (which held its reservation a few seconds)
+	// just takes a little longer. Zero: never wait.
+	BlockWait time.Duration
+	// ObserveEvery is how often the agent looks at the cgroups between
+	// calls, so a container that runs for a while is seen running even if
+	// nobody calls the agent meanwhile. Zero: DefaultObserveEvery;
+	// negative: only at calls.
+	ObserveEvery time.Duration
+
+	waitMu  sync.Mutex
+	waiting map[uint32]bool // uids with a Reserve sitting out a wait
 }
+
+// DefaultObserveEvery is how often the agent looks at the cgroups on its own.
+const DefaultObserveEvery = 15 * time.Second
 
 // Listing is the List reply: the ledger as the caller may see it, with
 // what is observed running. Fields may be added, never renamed.
@@ -73,6 +90,29 @@ func (s *Server) logf(format string, args ...any) {
 	fmt.Fprintf(s.Log, format+"\n", args...)
 }
 
+// load reads the ledger and tidies it at now against the cgroups
+// (policy.Tidy), logging what that changed. The caller holds s.mu, and
+// saves the ledger if dirty even when it changes nothing itself.
+func (s *Server) load(now time.Time) (l policy.Ledger, observed map[string]bool, dirty bool, err error) {
+	l, err = s.Store.Load()
+	if err != nil {
+		return l, nil, false, errdefs.Mark(errdefs.System, err)
+	}
+	observed = Observe(s.CgroupRoot, l.Entries)
+	changes := policy.Tidy(now, l, observed, s.Limits)
+	for _, c := range changes {
+		s.logf("%q of %s (uid %d): %s", c.Entry.Name, c.Entry.User, c.Entry.UID, c.What)
+	}
+	return l, observed, len(changes) > 0, nil
+}
+
+func (s *Server) save(l policy.Ledger) error {
+	if err := s.Store.Save(l); err != nil {
+		return errdefs.Mark(errdefs.System, err)
+	}
+	return nil
+}
+
 // Reserve admits a create (create=true) or a start of the caller's container
 // name, reserving cpus (thousandths of a CPU) and memory (bytes).
 func (s *Server) Reserve(sender dbus.Sender, name string, create bool, milliCPUs uint32, memory uint64) *dbus.Error {
@@ -86,29 +126,66 @@ func (s *Server) Reserve(sender dbus.Sender, name string, create bool, milliCPUs
 	if memory > math.MaxInt64 {
 		return toDBus(errdefs.Errorf(errdefs.Usage, "memory %d out of range", memory))
 	}
+	req := policy.Request{Create: create, Name: name, UID: uid, User: login, CPUs: float64(milliCPUs) / 1000, Memory: int64(memory)}
+	wait, err := s.reserve(req)
+	if wait > 0 && s.startWait(uid) {
+		time.Sleep(wait)
+		s.endWait(uid)
+		_, err = s.reserve(req)
+	}
+	return toDBus(err)
+}
+
+// reserve decides req once. A refusal by a duty cycle that ends within
+// BlockWait comes with the time to wait.
+func (s *Server) reserve(req policy.Request) (time.Duration, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ledger, err := s.Store.Load()
+	now := s.Now()
+	ledger, observed, dirty, err := s.load(now)
 	if err != nil {
-		return toDBus(errdefs.Mark(errdefs.System, err))
+		return 0, err
 	}
-	req := policy.Request{Create: create, Name: name, UID: uid, User: login, CPUs: float64(milliCPUs) / 1000, Memory: int64(memory)}
-	observed := Observe(s.CgroupRoot, ledger)
-	settled := policy.Settle(ledger, observed)
-	e, err := policy.Admit(s.Now(), ledger, observed, req, s.Limits)
+	e, err := policy.Admit(now, ledger, observed, req, s.Limits)
 	if err != nil {
-		s.logf("refused %s of %q for %s (uid %d): %v", verb(create), name, login, uid, err)
-		if settled {
-			_ = s.Store.Save(ledger)
+		s.logf("refused %s of %q for %s (uid %d): %v", verb(req.Create), req.Name, req.User, req.UID, err)
+		if dirty {
+			_ = s.save(ledger)
 		}
-		return toDBus(err)
+		var b *policy.Blocked
+		if errors.As(err, &b) && b.Until.Sub(now) <= s.BlockWait {
+			return b.Until.Sub(now) + 10*time.Millisecond, err
+		}
+		return 0, err
 	}
-	ledger[name] = e
-	if err := s.Store.Save(ledger); err != nil {
-		return toDBus(errdefs.Mark(errdefs.System, err))
+	ledger.Entries[req.Name] = e
+	if err := s.save(ledger); err != nil {
+		return 0, err
 	}
-	s.logf("admitted %s of %q for %s (uid %d)", verb(create), name, login, uid)
-	return nil
+	s.logf("admitted %s of %q for %s (uid %d), reserved until it runs or until %s", verb(req.Create), req.Name, req.User, req.UID,
+		e.Reserved.Add(s.Limits.InFlightOrDefault()).UTC().Format(time.RFC3339))
+	return 0, nil
+}
+
+// startWait lets one Reserve per uid sit out a wait at a time, so a caller
+// cannot park any number of them in the agent.
+func (s *Server) startWait(uid uint32) bool {
+	s.waitMu.Lock()
+	defer s.waitMu.Unlock()
+	if s.waiting == nil {
+		s.waiting = map[uint32]bool{}
+	}
+	if s.waiting[uid] {
+		return false
+	}
+	s.waiting[uid] = true
+	return true
+}
+
+func (s *Server) endWait(uid uint32) {
+	s.waitMu.Lock()
+	defer s.waitMu.Unlock()
+	delete(s.waiting, uid)
 }
 
 func verb(create bool) string {
@@ -118,22 +195,38 @@ func verb(create bool) string {
 	return "start"
 }
 
-// Stop ends the caller's running reservation of name (stop, or a failed start).
+// Stop ends the caller's reservation of name (stop, a failed start, the
+// end of create --no-start). An entry never confirmed and never seen
+// running is dropped with it.
 func (s *Server) Stop(sender dbus.Sender, name string) *dbus.Error {
-	return s.change(sender, name, "stop", func(ledger map[string]policy.Entry, e policy.Entry) {
-		e.Reserved = time.Time{}
-		ledger[name] = e
+	return s.change(sender, name, "stop", false, func(now time.Time, l policy.Ledger) string {
+		if policy.Stop(now, l, name) {
+			return " (dropped: never confirmed and never seen running)"
+		}
+		return ""
 	})
 }
 
 // Release forgets the caller's container name (destroy, or a failed create).
 func (s *Server) Release(sender dbus.Sender, name string) *dbus.Error {
-	return s.change(sender, name, "release", func(ledger map[string]policy.Entry, _ policy.Entry) {
-		delete(ledger, name)
+	return s.change(sender, name, "release", false, func(now time.Time, l policy.Ledger) string {
+		policy.Release(now, l, name)
+		return ""
 	})
 }
 
-func (s *Server) change(sender dbus.Sender, name, what string, apply func(map[string]policy.Entry, policy.Entry)) *dbus.Error {
+// Confirm records that the caller's CLI has written the quadlet files of
+// name: the entry then outlives its reservation (create --no-start).
+func (s *Server) Confirm(sender dbus.Sender, name string) *dbus.Error {
+	return s.change(sender, name, "confirm", true, func(now time.Time, l policy.Ledger) string {
+		policy.Confirm(now, l, name)
+		return ""
+	})
+}
+
+// change applies one of the owner's changes to name. mustExist makes a
+// name not in the ledger an error (not found) rather than a no-op.
+func (s *Server) change(sender dbus.Sender, name, what string, mustExist bool, apply func(time.Time, policy.Ledger) string) *dbus.Error {
 	uid, login, derr := s.caller(sender)
 	if derr != nil {
 		return derr
@@ -143,23 +236,32 @@ func (s *Server) change(sender dbus.Sender, name, what string, apply func(map[st
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ledger, err := s.Store.Load()
+	now := s.Now()
+	ledger, _, dirty, err := s.load(now)
 	if err != nil {
-		return toDBus(errdefs.Mark(errdefs.System, err))
+		return toDBus(err)
 	}
-	e, ok := ledger[name]
-	if !ok {
+	e, ok := ledger.Entries[name]
+	switch {
+	case !ok && mustExist:
+		if dirty {
+			_ = s.save(ledger)
+		}
+		return toDBus(errdefs.Errorf(errdefs.NotFound, "no container %q of yours in the host ledger (a reservation nobody confirmed ends after %s)", name, s.Limits.InFlightOrDefault()))
+	case !ok:
+		if dirty {
+			_ = s.save(ledger)
+		}
 		return nil // already gone: releasing twice is not an error
-	}
-	if e.UID != uid {
+	case e.UID != uid:
 		s.logf("denied %s of %q to %s (uid %d): owned by uid %d", what, name, login, uid, e.UID)
 		return dbus.NewError(Denied, []any{fmt.Sprintf("container %q is not yours", name)})
 	}
-	apply(ledger, e)
-	if err := s.Store.Save(ledger); err != nil {
-		return toDBus(errdefs.Mark(errdefs.System, err))
+	note := apply(now, ledger)
+	if err := s.save(ledger); err != nil {
+		return toDBus(err)
 	}
-	s.logf("%s of %q for %s (uid %d)", what, name, login, uid)
+	s.logf("%s of %q for %s (uid %d)%s", what, name, login, uid, note)
 	return nil
 }
 
@@ -170,20 +272,21 @@ func (s *Server) List(sender dbus.Sender, all bool) (string, *dbus.Error) {
 	if derr != nil {
 		return "", derr
 	}
-	admin := uid == 0 || s.Config.Users[login].Admin
-	if all && !admin {
+	if all && !s.admin(uid, login) {
 		s.logf("denied list --all to %s (uid %d): not an admin", login, uid)
 		return "", dbus.NewError(Denied, []any{login + " is not an admin of this host; admins are marked admin = true under [users." + login + "] in the config"})
 	}
 	s.mu.Lock()
-	ledger, err := s.Store.Load()
+	ledger, running, dirty, err := s.load(s.Now())
+	if err == nil && dirty {
+		err = s.save(ledger)
+	}
 	s.mu.Unlock()
 	if err != nil {
-		return "", toDBus(errdefs.Mark(errdefs.System, err))
+		return "", toDBus(err)
 	}
-	running := Observe(s.CgroupRoot, ledger)
 	out := Listing{Schema: 1, All: all, Entries: []ListingEntry{}}
-	for _, e := range ledger {
+	for _, e := range ledger.Entries {
 		if all || e.UID == uid {
 			out.Entries = append(out.Entries, ListingEntry{Entry: e, Running: running[e.Name]})
 		}
@@ -191,6 +294,48 @@ func (s *Server) List(sender dbus.Sender, all bool) (string, *dbus.Error) {
 	sort.Slice(out.Entries, func(i, j int) bool { return out.Entries[i].Name < out.Entries[j].Name })
 	data, _ := json.Marshal(out)
 	return string(data), nil
+}
+
+// admin reports whether the caller may use the admin methods: root, or a
+// user marked admin = true in the config.
+func (s *Server) admin(uid uint32, login string) bool {
+	return uid == 0 || s.Config.Users[login].Admin
+}
+
+// observe tidies the ledger every ObserveEvery until ctx ends, so a
+// container that runs for a while between calls is seen running, and
+// lapsed reservations end on time. A ledger that cannot be read is logged
+// once per distinct error.
+func (s *Server) observe(ctx context.Context) {
+	every := s.ObserveEvery
+	if every == 0 {
+		every = DefaultObserveEvery
+	}
+	if every < 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		ledger, _, dirty, err := s.load(s.Now())
+		if err == nil && dirty {
+			err = s.save(ledger)
+		}
+		s.mu.Unlock()
+		if msg := fmt.Sprint(err); err != nil && msg != last {
+			s.logf("observe: %v", err)
+			last = msg
+		} else if err == nil {
+			last = ""
+		}
+	}
 }
 
 const introspection = `<node>
@@ -203,6 +348,7 @@ const introspection = `<node>
     </method>
     <method name="Stop"><arg name="name" type="s" direction="in"/></method>
     <method name="Release"><arg name="name" type="s" direction="in"/></method>
+    <method name="Confirm"><arg name="name" type="s" direction="in"/></method>
     <method name="AuthKey">
       <arg name="name" type="s" direction="in"/>
       <arg name="pipe" type="h" direction="in"/>
@@ -252,6 +398,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		return errdefs.Errorf(errdefs.System, "agent: %s is already owned", BusName)
 	}
 	s.logf("serving %s at %s (ledger %s, global cap %d, %.2f CPUs, %d MiB)", BusName, ObjectPath, s.Store.Path, s.Limits.MaxGlobal, s.Limits.CPUs, s.Limits.Memory>>20)
+	octx, stop := context.WithCancel(ctx)
+	defer stop()
+	go s.observe(octx)
 	select {
 	case <-ctx.Done():
 		return nil

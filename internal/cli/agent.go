@@ -23,6 +23,9 @@ type Agent interface {
 	Reserve(ctx context.Context, name string, create bool, cpus float64, memory int64) error
 	Stop(ctx context.Context, name string) error
 	Release(ctx context.Context, name string) error
+	// Confirm says that name's quadlet files exist; create calls it right
+	// after writing them.
+	Confirm(ctx context.Context, name string) error
 	List(ctx context.Context, all bool) (agent.Listing, error)
 	AuthKey(ctx context.Context, name string) (secrets.Key, error)
 	ForgetDevice(ctx context.Context, name string) (string, error)
@@ -124,7 +127,13 @@ func newAgentApp(env *Env) *cli.App {
 					MaxGlobal:  int(cfg.Caps.MaxGlobal),
 					CPUs:       cpus * ratio,
 					Memory:     int64(float64(mem) * ratio),
+					MaxCPUs:    float64(cfg.Caps.MaxCPUsPerContainer),
+					MaxMemory:  int64(cfg.Caps.MaxMemoryPerContainer),
+					HostCPUs:   cpus,
+					HostMemory: mem,
+					InFlight:   time.Duration(cfg.Caps.ReservationTimeout),
 				},
+				BlockWait:  agentBlockWait,
 				CgroupRoot: env.CgroupRoot,
 				BusAddress: env.Getenv("DBUS_SYSTEM_BUS_ADDRESS"),
 				Secrets:    resolver,
@@ -136,6 +145,11 @@ func newAgentApp(env *Env) *cli.App {
 		},
 	}
 }
+
+// agentBlockWait is the longest duty-cycle wait the agent sits out rather
+// than refuse: long enough for the few seconds a `create --no-start`
+// holds its reservation, short enough that no caller hangs.
+const agentBlockWait = 10 * time.Second
 
 // hostCapacity is the configured host capacity, or what the host has.
 func hostCapacity(cfg config.Config) (float64, int64) {

@@ -52,6 +52,10 @@ func (a *fakeAgent) Release(_ context.Context, name string) error {
 	a.calls = append(a.calls, "release "+name)
 	return nil
 }
+func (a *fakeAgent) Confirm(_ context.Context, name string) error {
+	a.calls = append(a.calls, "confirm "+name)
+	return nil
+}
 func (a *fakeAgent) List(context.Context, bool) (agent.Listing, error) {
 	return agent.Listing{Schema: 1, All: true}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -41,11 +42,22 @@ type Host struct {
 	Overcommit Ratio `toml:"overcommit"`
 }
 
-// Agent says whether the CLI uses the host agent (SPEC §3 item 2).
+// Agent says whether the CLI uses the host agent (SPEC §3 item 2), and
+// bounds what callers may ask of the agent (R-29).
 type Agent struct {
 	// Mode is "auto" (use the agent if it is installed, else standalone),
 	// "required" (exit 9 if it is unreachable) or "off" (standalone).
 	Mode AgentMode `toml:"mode"`
+	// AllowedGroup, if set, is the group whose members (and root) may call
+	// the agent; anyone else is refused. Empty: any local user.
+	AllowedGroup GroupName `toml:"allowed_group"`
+	// AuthKeyBurst and AuthKeyInterval rate-limit each user's auth-key
+	// lookups: a burst of AuthKeyBurst, then one per AuthKeyInterval.
+	// Tailscale device deletions (ForgetDevice) have a bucket of their own
+	// with the same sizes. Both APIs rate-limit the host's one credential,
+	// so one user's loop must not use it up for everyone.
+	AuthKeyBurst    Count    `toml:"auth_key_burst"`
+	AuthKeyInterval Duration `toml:"auth_key_interval"`
 }
 
 // Container holds the defaults for new containers; create flags override them.
@@ -56,10 +68,49 @@ type Container struct {
 	TasksMax Count    `toml:"tasks_max"`
 }
 
-// Caps bounds how many containers exist per user and run per host (R-11).
+// Caps bounds how many containers exist per user and run per host (R-11),
+// and what one container and one reservation may hold (R-29).
 type Caps struct {
 	MaxPerUser Count `toml:"max_per_user"`
 	MaxGlobal  Count `toml:"max_global"`
+	// MaxCPUsPerContainer and MaxMemoryPerContainer bound what one
+	// container may reserve; the agent refuses more (and anything above
+	// the host's own size).
+	MaxCPUsPerContainer   CPUs `toml:"max_cpus_per_container"`
+	MaxMemoryPerContainer Size `toml:"max_memory_per_container"`
+	// ReservationTimeout is how long an admitted create or start counts as
+	// running before its container shows up in its cgroup: the unit's
+	// start, image load included. A reservation never seen running ends
+	// then, and is the longest one user's reservations can keep another
+	// user's create out at a stretch (docs/agent.md).
+	ReservationTimeout Duration `toml:"reservation_timeout"`
+}
+
+// Reservation timeout bounds: below 10 s a create with an image load would
+// lose its reservation; above an hour a squatter holds a slot that long.
+const (
+	MinReservationTimeout = Duration(10 * time.Second)
+	MaxReservationTimeout = Duration(time.Hour)
+)
+
+// validate checks what the types alone cannot: the timeout's range, and
+// that the container defaults fit the per-container maxima (else every
+// create without flags would be refused).
+func (c Caps) validate(cfg Config, data []byte, filename string) error {
+	line := func(key string) int { return keyLine(data, toml.Key{"caps", key}) }
+	if c.ReservationTimeout < MinReservationTimeout || c.ReservationTimeout > MaxReservationTimeout {
+		return errdefs.Errorf(errdefs.Usage, "config %s line %d: caps.reservation_timeout: %s is out of range: want from %s to %s",
+			filename, line("reservation_timeout"), c.ReservationTimeout, MinReservationTimeout, MaxReservationTimeout)
+	}
+	if cfg.Container.CPUs > c.MaxCPUsPerContainer {
+		return errdefs.Errorf(errdefs.Usage, "config %s line %d: caps.max_cpus_per_container: %s is below container.cpus (%s), the default of every create",
+			filename, line("max_cpus_per_container"), c.MaxCPUsPerContainer, cfg.Container.CPUs)
+	}
+	if cfg.Container.Memory > c.MaxMemoryPerContainer {
+		return errdefs.Errorf(errdefs.Usage, "config %s line %d: caps.max_memory_per_container: %s is below container.memory (%s), the default of every create",
+			filename, line("max_memory_per_container"), c.MaxMemoryPerContainer, cfg.Container.Memory)
+	}
+	return nil
 }
 
 // Reaper holds the idle windows of R-13 to R-15.
@@ -132,14 +183,15 @@ func Default() Config {
 			Memory:   4 << 30,
 			TasksMax: 4096,
 		},
-		Caps: Caps{MaxPerUser: 5, MaxGlobal: 7},
+		Caps: Caps{MaxPerUser: 5, MaxGlobal: 7, MaxCPUsPerContainer: 16, MaxMemoryPerContainer: 64 << 30,
+			ReservationTimeout: Duration(5 * time.Minute)},
 		Reaper: Reaper{IdleStop: Duration(7 * 24 * 3600e9), StoppedDestroy: Duration(14 * 24 * 3600e9),
 			WarnBefore: Duration(24 * 3600e9), CPUActiveThreshold: Duration(5 * 60e9),
 			ArchiveKeep: Duration(30 * 24 * 3600e9), SweepInterval: Duration(3600e9), ExportTimeout: Duration(30 * 60e9)},
 		Secrets: Secrets{Backend: "onepassword", Vault: "DevBox", Env: "DEVBOX_QUADLET_TS_AUTHKEY", Timeout: Duration(20e9)},
 		Tailnet: Tailnet{LogoutTimeout: Duration(15e9), APIURL: "https://api.tailscale.com", Name: "-"},
 		Host:    Host{Overcommit: 1},
-		Agent:   Agent{Mode: "auto"},
+		Agent:   Agent{Mode: "auto", AuthKeyBurst: 5, AuthKeyInterval: Duration(30 * time.Second)},
 	}
 }
 
@@ -190,6 +242,9 @@ func Parse(data []byte, filename string) (Config, error) {
 		if !validLogin(name) {
 			return Config{}, errdefs.Errorf(errdefs.Usage, "config %s line %d: users.%s: invalid user name: want a unix login name", filename, keyLine(data, toml.Key{"users", name}), name)
 		}
+	}
+	if err := cfg.Caps.validate(cfg, data, filename); err != nil {
+		return Config{}, err
 	}
 	return cfg, nil
 }
@@ -329,6 +384,18 @@ func (r *Ratio) UnmarshalText(b []byte) error {
 		return fmt.Errorf("invalid ratio %q: want a number from 0.1 to 100, e.g. 1.5", string(b))
 	}
 	*r = Ratio(f)
+	return nil
+}
+
+// GroupName is a unix group name.
+type GroupName string
+
+// UnmarshalText implements encoding.TextUnmarshaler for TOML decoding.
+func (g *GroupName) UnmarshalText(b []byte) error {
+	if !validLogin(string(b)) {
+		return fmt.Errorf("invalid group name %q: want a unix group name such as devbox", string(b))
+	}
+	*g = GroupName(b)
 	return nil
 }
 
