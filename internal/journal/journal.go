@@ -154,16 +154,42 @@ func decodeMessage(raw json.RawMessage) string {
 	return string(b)
 }
 
-// Tail returns the last n lines of everything the journal has for unit,
-// systemd's own lines included, for error messages about a failed start.
+// Tail returns the last n lines the journal has for unit, the payload's and
+// systemd's own, for error messages about a failed start. podman's event
+// lines ("container died ...") are left out: a payload that fails at once
+// makes several, and they would push its own last words out of the n.
 func (r Runner) Tail(ctx context.Context, unit string, n int) []string {
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, r.path(), Args(Query{Unit: unit, Tail: n, Everything: true})...)
+	args := []string{"--user", "--unit", unit, "--no-pager", "--output", "json",
+		"--output-fields", "MESSAGE,SYSLOG_IDENTIFIER", "--lines", strconv.Itoa(4 * n)}
+	cmd := exec.CommandContext(ctx, r.path(), args...)
 	cmd.Stdout = &out
 	if cmd.Run() != nil {
 		return nil
 	}
-	return strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	return TailLines(&out, n)
+}
+
+// TailLines reads journalctl's JSON records and returns the last n
+// messages, one line each, without podman's own event records.
+func TailLines(r io.Reader, n int) []string {
+	var lines []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var e struct {
+			Message json.RawMessage `json:"MESSAGE"`
+			Ident   string          `json:"SYSLOG_IDENTIFIER"`
+		}
+		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Ident == "podman" {
+			continue
+		}
+		lines = append(lines, strings.TrimRight(decodeMessage(e.Message), "\n"))
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return lines
 }
 
 // Send writes a structured entry (MESSAGE plus fields such as MESSAGE_ID)

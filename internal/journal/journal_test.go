@@ -55,3 +55,23 @@ not json
 		t.Errorf("Render with timestamps = %q, want %q", out.String(), want)
 	}
 }
+
+// TestTailLinesSkipsPodmanEvents: the payload's last words survive the
+// podman events a failing start makes (the e2e suite once lost them).
+func TestTailLinesSkipsPodmanEvents(t *testing.T) {
+	in := `{"MESSAGE":"failing on purpose: no config\n","SYSLOG_IDENTIFIER":"devbox-exits"}
+{"MESSAGE":"2026-11-29 06:50:23 container died e8bc","SYSLOG_IDENTIFIER":"podman"}
+{"MESSAGE":"2026-11-29 06:50:24 container remove e8bc","SYSLOG_IDENTIFIER":"podman"}
+{"MESSAGE":"devbox-exits.service: Main process exited, code=exited, status=1/FAILURE","SYSLOG_IDENTIFIER":"systemd"}
+{"MESSAGE":"devbox-exits.service: Failed with result 'exit-code'.","SYSLOG_IDENTIFIER":"systemd"}
+not json
+`
+	got := TailLines(strings.NewReader(in), 3)
+	want := []string{"failing on purpose: no config", "devbox-exits.service: Main process exited, code=exited, status=1/FAILURE", "devbox-exits.service: Failed with result 'exit-code'."}
+	if !slices.Equal(got, want) {
+		t.Errorf("TailLines = %q, want %q", got, want)
+	}
+	if got := TailLines(strings.NewReader(in), 1); len(got) != 1 || !strings.HasPrefix(got[0], "devbox-exits.service: Failed") {
+		t.Errorf("TailLines(1) = %q", got)
+	}
+}
