@@ -40,8 +40,12 @@ func (s *Server) AuthKey(sender dbus.Sender, name string, out dbus.UnixFD) *dbus
 		s.logf("refused auth key for %q to %s (uid %d): this host has no secrets backend", name, login, uid)
 		return toDBus(errdefs.Errorf(errdefs.Secret, "this host hands out no auth keys (secrets.backend = \"none\" in the agent's config)"))
 	}
+	if err := s.allow(s.AuthKeyLimit, uid, "auth-key lookups"); err != nil {
+		s.logf("refused auth key for %q to %s (uid %d): %v", name, login, uid, err)
+		return toDBus(err)
+	}
 	// Not under s.mu: a slow 1Password must not hold up admissions. The
-	// 1Password backend serialises its own calls (it reuses one SDK client).
+	// 1Password backend runs one SDK call at a time (it reuses one client).
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	key, err := s.Secrets.Resolve(ctx, login)
@@ -55,6 +59,21 @@ func (s *Server) AuthKey(sender dbus.Sender, name string, out dbus.UnixFD) *dbus
 	}
 	s.logf("auth key for %q of %s (uid %d) handed over from %s", name, login, uid, s.Secrets.Describe(login))
 	return nil
+}
+
+// allow takes one call of uid's from l (nil: no limit). A refusal is an
+// errdefs.Secret error (exit 7) that says when to try again.
+func (s *Server) allow(l *Limiter, uid uint32, what string) error {
+	if l == nil {
+		return nil
+	}
+	now := s.Now()
+	ok, next := l.Allow(uid, now)
+	if ok {
+		return nil
+	}
+	return errdefs.Errorf(errdefs.Secret, "too many %s: each user may make %d, then one every %s, because they spend the host's one shared credential; try again in %s (at %s)",
+		what, l.Burst, l.Interval, next.Sub(now).Round(time.Second), next.UTC().Format(time.RFC3339))
 }
 
 // checkPipe refuses anything but a pipe (a caller could pass a file or a
@@ -128,6 +147,10 @@ func (s *Server) ForgetDevice(sender dbus.Sender, name string) (string, *dbus.Er
 	}
 	if s.Tailnet == nil {
 		return "not configured", nil
+	}
+	if err := s.allow(s.ForgetLimit, uid, "Tailscale device deletions"); err != nil {
+		s.logf("refused forget device %q to %s (uid %d): %v", name, login, uid, err)
+		return "", toDBus(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -428,6 +428,7 @@ type peerCmd struct {
 
 // peerReply is a peer's answer: the D-Bus error name and message of the
 // last call that failed (or of the last call), and the first reply value.
+// For "authkey", Failed is the exit code of the client's error.
 type peerReply struct {
 	Err    string `json:"err,omitempty"`
 	Msg    string `json:"msg,omitempty"`
@@ -578,7 +579,7 @@ func peerMain(addr string) int {
 			cl := &Client{conn: conn, obj: obj}
 			k, err := cl.AuthKey(context.Background(), c.Name)
 			if err != nil {
-				r.Err, r.Msg = "error", err.Error()
+				r.Err, r.Msg, r.Failed = "error", err.Error(), errdefs.ExitCode(err)
 			} else {
 				r.Out = string(k)
 			}

@@ -36,8 +36,12 @@ type Server struct {
 	// Tailnet deletes devices through the Tailscale API; nil when no
 	// OAuth client is configured.
 	Tailnet Forgetter
-	Now     func() time.Time
-	Log     io.Writer
+	// AuthKeyLimit and ForgetLimit rate-limit each uid's AuthKey and
+	// ForgetDevice calls ([agent] auth_key_burst, auth_key_interval);
+	// nil: no limit.
+	AuthKeyLimit, ForgetLimit *Limiter
+	Now                       func() time.Time
+	Log                       io.Writer
 	// BusAddress is the bus to serve on ($DBUS_SYSTEM_BUS_ADDRESS); empty
 	// means the system bus's usual socket. Tests use a private bus daemon.
 	BusAddress string

@@ -7,7 +7,6 @@ package onepassword
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -21,15 +20,27 @@ import (
 // Resolver resolves op://{Vault}/{user}-tailscale-authkey/password with the
 // 1Password Go SDK. One SDK client is kept between calls: starting it loads
 // the SDK's WebAssembly core, which takes seconds.
+//
+// At most one SDK call runs at a time, and "runs" means until the SDK
+// returns, not until the caller stops waiting: the SDK's core does not
+// promise to notice a cancelled context, so a call that times out may go on
+// in the background, and it keeps the client until it ends. A caller that
+// cannot have the client within its own timeout gets an exit-7 error
+// instead of starting another call, so timed-out calls cannot pile up.
 type Resolver struct {
 	Vault   string
 	Token   func() (string, error)
-	Timeout time.Duration // bounds each resolution, client start included
+	Timeout time.Duration // bounds each resolution, the wait for the client included
 	Version string        // reported to 1Password as the integration version
 
-	mu     sync.Mutex
+	once sync.Once
+	busy chan struct{} // holds a token while an SDK call runs
+
+	// Only the holder of busy touches these.
 	client *op.Client
 	token  string
+	// lookup is the SDK work of one resolution; tests replace it.
+	lookup func(ctx context.Context, token, ref string) (string, error)
 }
 
 // Describe implements Resolver.
@@ -47,43 +58,87 @@ func (o *Resolver) Resolve(ctx context.Context, user string) (secrets.Key, error
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	token, err := o.Token()
 	if err != nil {
 		return nil, err
 	}
+	o.once.Do(func() { o.busy = make(chan struct{}, 1) })
+	select {
+	case o.busy <- struct{}{}:
+	case <-ctx.Done():
+		return nil, errdefs.Errorf(errdefs.Secret, "cannot resolve %s: another 1Password lookup has held the client for over %s (one runs at a time, to the end, even after its caller gave up); try again in a minute", ref, timeout)
+	}
+	type result struct {
+		value string
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// The token goes back when the SDK call really ends, which may be
+		// after this Resolve has returned.
+		defer func() { <-o.busy }()
+		lookup := o.lookup
+		if lookup == nil {
+			lookup = o.sdkLookup
+		}
+		v, err := lookup(ctx, token, ref)
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, o.fail(ctx, ref, token, timeout, r.err)
+		}
+		return secrets.Clean([]byte(r.value), ref)
+	case <-ctx.Done():
+		return nil, o.fail(ctx, ref, token, timeout, ctx.Err())
+	}
+}
+
+// lookupError says which SDK step failed.
+type lookupError struct {
+	what string
+	err  error
+}
+
+func (e *lookupError) Error() string { return e.what + ": " + e.err.Error() }
+func (e *lookupError) Unwrap() error { return e.err }
+
+// sdkLookup starts the SDK client if there is none for token, and resolves
+// ref with it. It runs only while holding busy.
+func (o *Resolver) sdkLookup(ctx context.Context, token, ref string) (string, error) {
 	version := o.Version
 	if version == "" {
 		version = "dev" // the SDK refuses an empty integration version
 	}
 	if o.client == nil || o.token != token {
 		o.client = nil
-		c, err := callBounded(ctx, func() (*op.Client, error) {
-			return op.NewClient(ctx,
-				op.WithServiceAccountToken(token),
-				op.WithIntegrationInfo("devbox-quadlet", version))
-		})
+		c, err := op.NewClient(ctx,
+			op.WithServiceAccountToken(token),
+			op.WithIntegrationInfo("devbox-quadlet", version))
 		if err != nil {
-			return nil, o.fail(ctx, ref, token, timeout, "cannot start the 1Password client", err)
+			return "", &lookupError{"cannot start the 1Password client", err}
 		}
 		o.client, o.token = c, token
 	}
-	client := o.client
-	value, err := callBounded(ctx, func() (string, error) { return client.Secrets().Resolve(ctx, ref) })
+	value, err := o.client.Secrets().Resolve(ctx, ref)
 	if err != nil {
 		// A failed call may leave the client unusable (expired session,
 		// revoked token); start a fresh one next time.
 		o.client = nil
-		return nil, o.fail(ctx, ref, token, timeout, "cannot resolve "+ref, err)
+		return "", &lookupError{"cannot resolve " + ref, err}
 	}
-	return secrets.Clean([]byte(value), ref)
+	return value, nil
 }
 
 // fail maps an SDK error to an errdefs.Secret error that names the reference
 // and never the token (scrubbed in case the SDK ever echoes it).
-func (o *Resolver) fail(ctx context.Context, ref, token string, timeout time.Duration, what string, err error) error {
+func (o *Resolver) fail(ctx context.Context, ref, token string, timeout time.Duration, err error) error {
+	what := "cannot resolve " + ref
+	var le *lookupError
+	if errors.As(err, &le) {
+		what, err = le.what, le.err
+	}
 	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 		return errdefs.Errorf(errdefs.Secret, "%s: 1Password did not answer within %s", what, timeout)
 	}
@@ -98,27 +153,4 @@ func (o *Resolver) fail(ctx context.Context, ref, token string, timeout time.Dur
 		msg = "rate limit exceeded (service-account tokens are rate-limited; try again later): " + msg
 	}
 	return errdefs.Errorf(errdefs.Secret, "%s: %s", what, msg)
-}
-
-// callBounded runs f and returns when it does or when ctx ends, whichever is
-// first. The SDK's core runs in WebAssembly and does not promise to notice a
-// cancelled context, so the bound is enforced here; a call left running
-// finishes in the background and its result is dropped.
-func callBounded[T any](ctx context.Context, f func() (T, error)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := f()
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-ctx.Done():
-		var zero T
-		return zero, fmt.Errorf("%w", ctx.Err())
-	}
 }

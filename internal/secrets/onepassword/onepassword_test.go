@@ -3,9 +3,9 @@ package onepassword
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,17 +81,62 @@ func TestOnePasswordLive(t *testing.T) {
 	}
 }
 
-func TestCallBounded(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
+// TestOneSDKCallAtATime: while an SDK call hangs (a 1Password outage),
+// callers that give up do not start more calls behind it: the one call
+// keeps the client until it really returns, the others get exit 7 at
+// their own timeout, and the next caller after it returns is served.
+func TestOneSDKCallAtATime(t *testing.T) {
 	release := make(chan struct{})
-	defer close(release)
-	_, err := callBounded(ctx, func() (int, error) { <-release; return 1, nil })
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("callBounded on a cancelled context = %v", err)
+	var mu sync.Mutex
+	running, most, calls := 0, 0, 0
+	o := &Resolver{Vault: "DevBox", Timeout: 50 * time.Millisecond, Token: func() (string, error) { return "token", nil },
+		lookup: func(ctx context.Context, token, ref string) (string, error) {
+			mu.Lock()
+			calls++
+			running++
+			most = max(most, running)
+			mu.Unlock()
+			<-release // like the SDK's core, deaf to ctx
+			mu.Lock()
+			running--
+			mu.Unlock()
+			return "tskey-auth-test", nil
+		}}
+	if _, err := o.Resolve(context.Background(), "alice"); !errdefs.Is(err, errdefs.Secret) || !strings.Contains(err.Error(), "did not answer within 50ms") {
+		t.Fatalf("first call: %v", err)
 	}
-	v, err := callBounded(context.Background(), func() (int, error) { return 7, nil })
-	if v != 7 || err != nil {
-		t.Errorf("callBounded = %d, %v", v, err)
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = o.Resolve(context.Background(), "bob")
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if !errdefs.Is(err, errdefs.Secret) || !strings.Contains(err.Error(), "another 1Password lookup has held the client") {
+			t.Errorf("caller %d while the first call hangs: %v", i, err)
+		}
+	}
+	mu.Lock()
+	if calls != 1 || most != 1 {
+		t.Errorf("%d SDK calls started, %d at once; want 1 and 1", calls, most)
+	}
+	mu.Unlock()
+	close(release)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		k, err := o.Resolve(context.Background(), "carol")
+		if err == nil {
+			if string(k) != "tskey-auth-test" {
+				t.Errorf("key %q", k)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the hung call returned: %v", err)
+		}
 	}
 }
