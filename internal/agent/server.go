@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os/user"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -77,17 +78,46 @@ type ListingEntry struct {
 	Running bool `json:"running"`
 }
 
-// caller returns the unix uid and login name of the method's sender.
+// caller returns the unix uid and login name of the method's sender, and
+// refuses a caller outside [agent] allowed_group. Every method starts here.
 func (s *Server) caller(sender dbus.Sender) (uint32, string, *dbus.Error) {
 	var uid uint32
 	if err := s.conn.BusObject().Call("org.freedesktop.DBus.GetConnectionUnixUser", 0, string(sender)).Store(&uid); err != nil {
 		return 0, "", dbus.NewError(Denied, []any{"cannot tell who is calling: " + err.Error()})
 	}
 	name := strconv.FormatUint(uint64(uid), 10)
-	if u, err := user.LookupId(name); err == nil {
+	u, uerr := user.LookupId(name)
+	if uerr == nil {
 		name = u.Username
 	}
+	if group := string(s.Config.Agent.AllowedGroup); group != "" && uid != 0 {
+		if err := member(u, uerr, group); err != nil {
+			s.logf("denied %s (uid %d): %v", name, uid, err)
+			return 0, "", dbus.NewError(Denied, []any{fmt.Sprintf("%s may not use the devbox-quadlet agent on this host: only members of the group %q may ([agent] allowed_group): %v; ask an admin to add you", name, group, err)})
+		}
+	}
 	return uid, name, nil
+}
+
+// member checks that u (looked up with error uerr) is in group, by its
+// primary group or the group file. It fails closed: an unknown user or
+// group is no member.
+func member(u *user.User, uerr error, group string) error {
+	if uerr != nil {
+		return fmt.Errorf("the user is unknown to this host (%v)", uerr)
+	}
+	g, err := user.LookupGroup(group)
+	if err != nil {
+		return fmt.Errorf("the group does not exist (%v)", err)
+	}
+	gids, err := u.GroupIds()
+	if err != nil {
+		return fmt.Errorf("cannot list the user's groups (%v)", err)
+	}
+	if u.Gid == g.Gid || slices.Contains(gids, g.Gid) {
+		return nil
+	}
+	return errors.New("not a member")
 }
 
 func (s *Server) logf(format string, args ...any) {
