@@ -395,6 +395,11 @@ const introspection = `<node>
       <arg name="all" type="b" direction="in"/>
       <arg name="ledger_json" type="s" direction="out"/>
     </method>
+    <method name="Repair">
+      <arg name="observed_json" type="s" direction="in"/>
+      <arg name="dry_run" type="b" direction="in"/>
+      <arg name="report_json" type="s" direction="out"/>
+    </method>
   </interface>` + introspect.IntrospectDeclarationString + `</node>`
 
 // Serve connects to the system bus, exports the agent, takes the well-known

@@ -27,6 +27,9 @@ type Agent interface {
 	// after writing them.
 	Confirm(ctx context.Context, name string) error
 	List(ctx context.Context, all bool) (agent.Listing, error)
+	// Repair checks (dryRun) or repairs the ledger against the containers
+	// found on the host; root and admins only (`devbox-quadlet ledger`).
+	Repair(ctx context.Context, observed agent.Observed, dryRun bool) (agent.RepairReport, error)
 	AuthKey(ctx context.Context, name string) (secrets.Key, error)
 	ForgetDevice(ctx context.Context, name string) (string, error)
 	Close()

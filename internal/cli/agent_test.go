@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,8 @@ type fakeAgent struct {
 	keyErr    error
 	forget    string
 	calls     []string
+	observed  agent.Observed // what Repair was given
+	report    agent.RepairReport
 }
 
 func (a *fakeAgent) AuthKey(_ context.Context, name string) (secrets.Key, error) {
@@ -51,6 +54,13 @@ func (a *fakeAgent) Stop(_ context.Context, name string) error {
 func (a *fakeAgent) Release(_ context.Context, name string) error {
 	a.calls = append(a.calls, "release "+name)
 	return nil
+}
+func (a *fakeAgent) Repair(_ context.Context, obs agent.Observed, dryRun bool) (agent.RepairReport, error) {
+	a.calls = append(a.calls, fmt.Sprintf("repair dry_run=%v", dryRun))
+	a.observed = obs
+	r := a.report
+	r.DryRun = dryRun
+	return r, a.refuse
 }
 func (a *fakeAgent) Confirm(_ context.Context, name string) error {
 	a.calls = append(a.calls, "confirm "+name)

@@ -81,6 +81,7 @@ func newApp(env *Env) *cli.App {
 			listCommand(env),
 			renderCommand(env),
 			configCommand(env),
+			ledgerCommand(env),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
