@@ -152,9 +152,10 @@ func newAgentApp(env *Env) *cli.App {
 }
 
 // agentBlockWait is the longest duty-cycle wait the agent sits out rather
-// than refuse: long enough for the few seconds a `create --no-start`
-// holds its reservation, short enough that no caller hangs.
-const agentBlockWait = 10 * time.Second
+// than refuse: long enough for the seconds a `create --no-start` holds its
+// reservation (more under emulation), and below the 25 s that libdbus and
+// sd-bus clients wait for a reply by default.
+const agentBlockWait = 20 * time.Second
 
 // hostCapacity is the configured host capacity, or what the host has.
 func hostCapacity(cfg config.Config) (float64, int64) {
