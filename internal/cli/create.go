@@ -280,6 +280,15 @@ func runCreate(c *cli.Context, env *Env) error {
 				return err
 			}
 		}
+		if ag != nil {
+			// The agent cannot read homes: it learns from us that the
+			// container now exists, so the entry never expires as an
+			// unconfirmed reservation (docs/agent.md). Not fatal: an
+			// entry seen running is kept too.
+			if err := ag.Confirm(c.Context, name); err != nil {
+				warnf(env, "%v", err)
+			}
+		}
 		crashPoint(env, "after-files")
 		// The reaper's timer is per user, not per container: installed by
 		// the first create that finds it missing, and kept by rollbacks.
