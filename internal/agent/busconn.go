@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -159,10 +160,31 @@ func (b *busConn) Read(p []byte) (int, error) {
 // daemon's own is lower.
 const maxMessage = 1 << 27
 
+// readMessage reads the next message godbus can decode. One it cannot is
+// dropped here, with its descriptors, rather than handed on: godbus closes
+// its connection on most decoding errors, and a message the bus passed
+// but godbus refuses (their limits differ at the edges) must not be a way
+// to take the agent off the bus.
 func (b *busConn) readMessage() error {
+	for {
+		msg, err := b.readFramed()
+		if err != nil {
+			return err
+		}
+		if _, err := dbus.DecodeMessage(bytes.NewReader(msg)); err != nil {
+			b.closePending()
+			continue
+		}
+		b.msg, b.off = msg, 0
+		return nil
+	}
+}
+
+// readFramed reads one message's bytes, as its fixed header sizes them.
+func (b *busConn) readFramed() ([]byte, error) {
 	head := make([]byte, 16)
 	if err := b.readFull(head); err != nil {
-		return err
+		return nil, err
 	}
 	var order binary.ByteOrder
 	switch head[0] {
@@ -171,20 +193,19 @@ func (b *busConn) readMessage() error {
 	case 'B':
 		order = binary.BigEndian
 	default:
-		return fmt.Errorf("the bus sent a message with byte order %q", head[0])
+		return nil, fmt.Errorf("the bus sent a message with byte order %q", head[0])
 	}
 	body, fields := uint64(order.Uint32(head[4:8])), uint64(order.Uint32(head[12:16]))
 	total := (16+fields+7)&^7 + body
 	if total > maxMessage {
-		return fmt.Errorf("the bus sent a message of %d bytes", total)
+		return nil, fmt.Errorf("the bus sent a message of %d bytes", total)
 	}
 	msg := make([]byte, total)
 	copy(msg, head)
 	if err := b.readFull(msg[16:]); err != nil {
-		return err
+		return nil, err
 	}
-	b.msg, b.off = msg, 0
-	return nil
+	return msg, nil
 }
 
 func (b *busConn) readFull(p []byte) error {
@@ -282,6 +303,11 @@ func ours(msg *dbus.Message) (string, bool) {
 
 // Close closes the socket and every descriptor not yet handed over.
 func (b *busConn) Close() error {
+	b.closePending()
+	return b.c.Close()
+}
+
+func (b *busConn) closePending() {
 	b.mu.Lock()
 	fds := b.pending
 	b.pending = nil
@@ -289,7 +315,6 @@ func (b *busConn) Close() error {
 	for _, fd := range fds {
 		_ = syscall.Close(fd)
 	}
-	return b.c.Close()
 }
 
 // busAddress is the bus the agent serves on: address if set, else the

@@ -1,11 +1,16 @@
 package agent
 
 import (
+	"bytes"
+	"encoding/binary"
+	"net"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/godbus/dbus/v5"
 )
 
 // TestReceivedFDsAreClosed: calls that carry file descriptors no handler
@@ -113,5 +118,71 @@ func TestAuthKeyTakesOnlyAPassedPipe(t *testing.T) {
 	var st syscall.Stat_t
 	if err := syscall.Fstat(int(w.Fd()), &st); err != nil {
 		t.Errorf("the agent closed a descriptor of its own that the caller named: %v", err)
+	}
+}
+
+// TestBusConnDropsWhatGodbusCannotDecode: a message that godbus cannot
+// decode is dropped with its descriptors, and the next one is delivered,
+// so no message the bus lets through can take the agent off the bus
+// (godbus closes its connection on most decoding errors).
+func TestBusConnDropsWhatGodbusCannotDecode(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs := os.NewFile(uintptr(fds[1]), "bus")
+	defer theirs.Close()
+	f := os.NewFile(uintptr(fds[0]), "agent")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc := &busConn{c: c.(*net.UnixConn), oob: make([]byte, syscall.CmsgSpace(253*4))}
+	defer bc.Close()
+	call := func(member string) []byte {
+		var buf bytes.Buffer
+		msg := &dbus.Message{Type: dbus.TypeMethodCall, Headers: map[dbus.HeaderField]dbus.Variant{
+			dbus.FieldPath:      dbus.MakeVariant(ObjectPath),
+			dbus.FieldMember:    dbus.MakeVariant(member),
+			dbus.FieldSignature: dbus.MakeVariant(dbus.SignatureOf("x")),
+		}, Body: []any{"x"}}
+		if err := msg.EncodeTo(&buf, binary.LittleEndian); err != nil {
+			t.Fatal(err)
+		}
+		b := buf.Bytes()
+		binary.LittleEndian.PutUint32(b[8:12], 1)
+		return b
+	}
+	bad := call("Bad")
+	// The string's length now runs past the end of the body.
+	binary.LittleEndian.PutUint32(bad[len(bad)-6:], 1000)
+	before := openFDs(t)
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc, err := net.FileConn(theirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	if _, _, err := uc.(*net.UnixConn).WriteMsgUnix(bad, syscall.UnixRights(int(devnull.Fd()), int(devnull.Fd())), nil); err != nil {
+		t.Fatal(err)
+	}
+	devnull.Close()
+	if _, err := uc.Write(call("Good")); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := dbus.DecodeMessage(bc)
+	if err != nil {
+		t.Fatalf("the message after the bad one: %v", err)
+	}
+	if m, _ := msg.Headers[dbus.FieldMember].Value().(string); m != "Good" {
+		t.Errorf("delivered %q, want Good", m)
+	}
+	bc.intercept(msg)
+	if after := openFDs(t); after != before+1 { // uc's duplicate of theirs
+		t.Errorf("open descriptors: %d before, %d after; the bad message's two were not closed", before, after)
 	}
 }
