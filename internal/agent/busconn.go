@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/godbus/dbus/v5"
@@ -53,8 +54,8 @@ type busConn struct {
 	c *net.UnixConn
 
 	mu      sync.Mutex
-	pending []int // received, neither handed over nor closed yet
-	sasl    bool  // still authenticating: reads are lines, not messages
+	pending []int       // received, neither handed over nor closed yet
+	sasl    atomic.Bool // still authenticating: reads are lines, not messages
 
 	msg []byte // the message being read by godbus, and how far
 	off int
@@ -90,14 +91,16 @@ func dialBus(address string) (*busConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &busConn{c: c, sasl: true, oob: make([]byte, syscall.CmsgSpace(253*4))}, nil
+	b := &busConn{c: c, oob: make([]byte, syscall.CmsgSpace(253*4))}
+	b.sasl.Store(true)
+	return b, nil
 }
 
 // Write passes godbus's writes through. At the end of authentication (its
 // BEGIN line) it first negotiates descriptor passing with the bus, which
 // godbus does not do for a plain stream.
 func (b *busConn) Write(p []byte) (int, error) {
-	if b.sasl && string(p) == "BEGIN\r\n" {
+	if b.sasl.Load() && string(p) == "BEGIN\r\n" {
 		if _, err := b.c.Write([]byte("NEGOTIATE_UNIX_FD\r\n")); err != nil {
 			return 0, err
 		}
@@ -108,9 +111,7 @@ func (b *busConn) Write(p []byte) (int, error) {
 		if !strings.HasPrefix(line, "AGREE_UNIX_FD") {
 			return 0, fmt.Errorf("the bus refused file-descriptor passing: %q", line)
 		}
-		b.mu.Lock()
-		b.sasl = false
-		b.mu.Unlock()
+		b.sasl.Store(false)
 	}
 	return b.c.Write(p)
 }
@@ -136,10 +137,7 @@ func (b *busConn) readLine() (string, error) {
 // that come with a message are then all recorded by the time godbus has
 // decoded it and calls intercept.
 func (b *busConn) Read(p []byte) (int, error) {
-	b.mu.Lock()
-	sasl := b.sasl
-	b.mu.Unlock()
-	if sasl {
+	if b.sasl.Load() {
 		n, err := b.read(p)
 		if n == 0 && err == nil {
 			err = io.EOF
