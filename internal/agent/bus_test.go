@@ -122,6 +122,9 @@ func startBus(t *testing.T, policyFile string) *testBus {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(daemon, "--config-file="+confPath, "--nofork", "--nopidfile", "--nosyslog")
+	// A test binary killed by a timeout runs no cleanup: take the daemon
+	// with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr := &lockedBuffer{}
 	b.log = stderr
 	cmd.Stdout, cmd.Stderr = stderr, stderr
@@ -445,7 +448,7 @@ func (b *testBus) startPeer(t *testing.T, uid uint32) *peer {
 	cmd := exec.Command(b.bin, "-test.run=^$")
 	cmd.Env = []string{peerEnv + "=" + b.addr, "PATH=/usr/bin:/bin"}
 	cmd.Dir = b.dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}, Pdeathsig: syscall.SIGKILL}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
