@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
 )
@@ -266,5 +267,36 @@ func TestReleaseWhenTheAgentIsBack(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(h.env.pendingReleaseDir()); len(entries) != 0 {
 		t.Errorf("markers left: %v", entries)
+	}
+}
+
+// unknownToLedger is a fakeAgent whose ledger lost the container: a start's
+// Reserve answers not found.
+type unknownToLedger struct{ *fakeAgent }
+
+func (a unknownToLedger) Reserve(ctx context.Context, name string, create bool, cpus float64, mem int64) error {
+	_ = a.fakeAgent.Reserve(ctx, name, create, cpus, mem)
+	if !create {
+		return errdefs.Errorf(errdefs.NotFound, "no container %q of yours in the host ledger", name)
+	}
+	return nil
+}
+
+// TestStartAdoptsAndConfirms: a container the ledger does not know is
+// adopted at start (admitted as a create) and confirmed, so its new entry
+// is not dropped as an unconfirmed reservation.
+func TestStartAdoptsAndConfirms(t *testing.T) {
+	h := newHarness(t)
+	if code := h.run("create", "--no-start", "demo"); code != 0 {
+		t.Fatalf("create: %d %s", code, h.errOut)
+	}
+	a := unknownToLedger{&fakeAgent{available: true}}
+	h.env.DialAgent = func(context.Context) (Agent, error) { return a, nil }
+	withAgentConfig(h, "auto")
+	if code := h.run("start", "demo"); code != 0 {
+		t.Fatalf("start: %d %s", code, h.errOut)
+	}
+	if want := []string{"reserve-start demo", "reserve-create demo", "confirm demo"}; !slices.Equal(a.calls, want) {
+		t.Errorf("agent calls = %v, want %v", a.calls, want)
 	}
 }

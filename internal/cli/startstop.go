@@ -142,11 +142,19 @@ func reserveStart(c *cli.Context, env *Env, ag Agent, name string) error {
 	}
 	cpus, mem := float64(spec.CPUs), int64(spec.Memory)
 	err = ag.Reserve(c.Context, name, false, cpus, mem)
+	adopted := false
 	if errdefs.Is(err, errdefs.NotFound) {
-		err = ag.Reserve(c.Context, name, true, cpus, mem)
+		err, adopted = ag.Reserve(c.Context, name, true, cpus, mem), true
 	}
 	if err != nil {
 		return withHint(fmt.Errorf("start %s: %w", name, err), "%s", admissionHint(err, name))
+	}
+	if adopted {
+		// Its files exist (openTarget checked): say so, or the new entry is
+		// dropped as an unconfirmed reservation if the start fails.
+		if err := ag.Confirm(c.Context, name); err != nil {
+			warnf(env, "%v", err)
+		}
 	}
 	return nil
 }
