@@ -143,3 +143,66 @@ func TestHostileOrphanRelease(t *testing.T) {
 	}
 	assertNothingOf(t, "bob", cfg, "orphan")
 }
+
+// TestHostileLedgerRepair: `devbox-quadlet ledger check|repair` (root)
+// shows and drops an entry whose container does not exist, keeps one that
+// does, and rebuilds a ledger file that cannot be read, which until then
+// fails every admission closed.
+func TestHostileLedgerRepair(t *testing.T) {
+	requireRoot(t)
+	setHostConfig(t, 7)
+	cfg := userConfig(t, "required")
+	if r := dqAs(t, "alice", cfg, "create", "--no-start", "keepme"); r.code != 0 {
+		t.Fatalf("alice create keepme: %s", r)
+	}
+	t.Cleanup(func() { dqAs(t, "alice", cfg, "destroy", "--yes", "--no-archive", "keepme") })
+	const dest, path, iface = "io.github.DevboxQuadlet.Agent1", "/io/github/DevboxQuadlet/Agent1", "io.github.DevboxQuadlet.Agent1"
+	// A confirmed entry with no container: it never expires by itself.
+	for _, call := range [][]string{{"Reserve", "sbut", "ghostb", "true", "500", "268435456"}, {"Confirm", "s", "ghostb"}, {"Stop", "s", "ghostb"}} {
+		if r := as(t, "bob", nil, "busctl", append([]string{"--system", "call", dest, path, iface}, call...)...); r.code != 0 {
+			t.Fatalf("bob %s: %s", call[0], r)
+		}
+	}
+	has := func(name string) bool {
+		for _, e := range ledgerAll(t, cfg).Entries {
+			if e.Name == name {
+				return true
+			}
+		}
+		return false
+	}
+	if !has("ghostb") || !has("keepme") {
+		t.Fatal("the ledger lacks the entries the test made")
+	}
+	r := run(t, *devbox, "--config", "/etc/devbox-quadlet/config.toml", "ledger", "check")
+	if r.code != 0 || !strings.Contains(r.stdout, "ghostb") {
+		t.Errorf("ledger check: %s", r)
+	}
+	if !has("ghostb") {
+		t.Error("ledger check changed the ledger")
+	}
+	if r := run(t, *devbox, "--config", "/etc/devbox-quadlet/config.toml", "ledger", "repair"); r.code != 0 || !strings.Contains(r.stdout, "ghostb") {
+		t.Errorf("ledger repair: %s", r)
+	}
+	if has("ghostb") || !has("keepme") {
+		t.Errorf("after repair: ghostb held %v (want false), keepme held %v (want true)", has("ghostb"), has("keepme"))
+	}
+
+	// A ledger file that cannot be read fails closed, until a repair.
+	if err := os.WriteFile("/var/lib/devbox-quadlet/ledger.json", []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := dqAs(t, "alice", cfg, "start", "keepme"); r.code == 0 {
+		t.Fatalf("a start was admitted with an unreadable ledger: %s", r)
+	}
+	r = run(t, *devbox, "--config", "/etc/devbox-quadlet/config.toml", "ledger", "repair")
+	if r.code != 0 || !strings.Contains(r.stdout, "rebuilt") {
+		t.Fatalf("ledger repair of an unreadable ledger: %s", r)
+	}
+	if !has("keepme") {
+		t.Error("the rebuilt ledger lacks alice's keepme")
+	}
+	if r := dqAs(t, "alice", cfg, "start", "keepme"); r.code != 0 {
+		t.Errorf("start after the repair: %s", r)
+	}
+}
