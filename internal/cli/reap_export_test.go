@@ -26,6 +26,21 @@ func (p hookPodman) ExportVolume(ctx context.Context, n, path string) error {
 	return p.fakePodman.ExportVolume(ctx, n, path)
 }
 
+// stoppedAndDue is a harness with one stopped container, demo, whose home
+// exists and whose destroy is due and was warned of.
+func stoppedAndDue(t *testing.T) *harness {
+	t.Helper()
+	h := newHarness(t)
+	now := withClock(t, h)
+	if code := h.run("create", "--no-start", "demo"); code != 0 {
+		t.Fatalf("create: %d %s", code, h.errOut)
+	}
+	running(h, "demo", false)
+	h.pod.volumes = append(h.pod.volumes, "devbox-demo-home")
+	dueForDestroy(t, h, "demo", *now)
+	return h
+}
+
 // dueForDestroy writes the reaper record of a container that has been
 // stopped for an hour and was warned of its destroy an hour ago.
 func dueForDestroy(t *testing.T, h *harness, name string, now time.Time) {
@@ -43,14 +58,7 @@ func dueForDestroy(t *testing.T, h *harness, name string, now time.Time) {
 // an unbounded `podman volume export`), and a container the owner starts
 // during the export is not destroyed after it.
 func TestReapExportDoesNotHoldTheLock(t *testing.T) {
-	h := newHarness(t)
-	now := withClock(t, h)
-	if code := h.run("create", "--no-start", "demo"); code != 0 {
-		t.Fatalf("create: %d %s", code, h.errOut)
-	}
-	running(h, "demo", false)
-	h.pod.volumes = append(h.pod.volumes, "devbox-demo-home")
-	dueForDestroy(t, h, "demo", *now)
+	h := stoppedAndDue(t)
 	h.env.LockTimeout = 2 * time.Second
 	lockedOut := false
 	h.env.Podman = hookPodman{fakePodman: h.pod, onExport: func(context.Context) error {
@@ -89,14 +97,7 @@ func TestReapExportDoesNotHoldTheLock(t *testing.T) {
 // up on after [reaper] export_timeout, nothing is destroyed, and the error
 // says so (exit 8).
 func TestReapExportIsBounded(t *testing.T) {
-	h := newHarness(t)
-	now := withClock(t, h)
-	if code := h.run("create", "--no-start", "demo"); code != 0 {
-		t.Fatalf("create: %d %s", code, h.errOut)
-	}
-	running(h, "demo", false)
-	h.pod.volumes = append(h.pod.volumes, "devbox-demo-home")
-	dueForDestroy(t, h, "demo", *now)
+	h := stoppedAndDue(t)
 	h.env.ExportTimeout = 200 * time.Millisecond
 	h.env.Podman = hookPodman{fakePodman: h.pod, onExport: func(ctx context.Context) error {
 		<-ctx.Done() // a hung podman, killed by the context
