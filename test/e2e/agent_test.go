@@ -98,7 +98,7 @@ const hostSecrets = "\n[secrets]\nbackend = \"file\"\npath = \"/run/devbox-authk
 // agent sections, then extra) and restarts the agent.
 func writeHostConfig(t *testing.T, extra string) {
 	t.Helper()
-	body := "[host]\ncpus = 64\nmemory = \"256G\"\n\n[agent]\nmode = \"required\"\n\n[users.alice]\nadmin = true\n\n" + extra
+	body := "[host]\ncpus = 64\nmemory = \"256G\"\n\n[agent]\nmode = \"required\"\nauth_key_burst = 10000\n\n[users.alice]\nadmin = true\n\n" + extra
 	if err := os.WriteFile("/etc/devbox-quadlet/config.toml", []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
