@@ -91,7 +91,7 @@ func TestCreateReservesThroughTheAgent(t *testing.T) {
 	if code := h.run("destroy", "--yes", "demo"); code != 0 {
 		t.Fatalf("destroy: %d %s", code, h.errOut)
 	}
-	want := []string{"reserve-create demo", "authkey demo", "confirm demo", "reserve-create idle", "authkey idle", "confirm idle", "stop idle", "forget demo", "release demo"}
+	want := []string{"authkey demo", "reserve-create demo", "confirm demo", "authkey idle", "reserve-create idle", "confirm idle", "stop idle", "forget demo", "release demo"}
 	if !slices.Equal(a.calls, want) {
 		t.Errorf("agent calls = %v, want %v", a.calls, want)
 	}
@@ -105,7 +105,7 @@ func TestCreateReleasesOnFailure(t *testing.T) {
 	if code := h.run("create", "demo"); code == 0 {
 		t.Fatal("create succeeded")
 	}
-	if !slices.Equal(a.calls, []string{"reserve-create demo", "authkey demo", "confirm demo", "release demo"}) {
+	if !slices.Equal(a.calls, []string{"authkey demo", "reserve-create demo", "confirm demo", "release demo"}) {
 		t.Errorf("agent calls = %v", a.calls)
 	}
 }

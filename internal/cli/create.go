@@ -218,44 +218,41 @@ func runCreate(c *cli.Context, env *Env) error {
 	}
 
 	// Act. The intent record goes first, before the agent's reservation,
-	// so a kill at any later point (the auth-key lookup may take 20 s) is
-	// recoverable and tells the next create or destroy that the agent may
-	// hold the name; it is cleared last, whatever happened.
+	// so a kill at any later point is recoverable and tells the next create
+	// or destroy that the agent may hold the name; it is cleared last,
+	// whatever happened.
 	if err := env.writeIntent(intent{Name: name, Started: env.Now().UTC(), PID: os.Getpid(), VolumeExisted: volumeExisted}); err != nil {
 		return err
 	}
-	// abandon undoes what happened before anything was made: the
-	// reservation (if taken) and the intent record.
-	abandon := func(reserved bool) {
-		if reserved && ag != nil {
-			if rerr := ag.Release(context.WithoutCancel(c.Context), name); rerr != nil {
-				warnf(env, "release of %s in the host ledger failed: %v", name, rerr)
-			}
-		}
+	// abandon undoes what happened before anything was made.
+	abandon := func() {
 		if err := env.clearIntent(name); err != nil {
 			warnf(env, "%v", err)
 		}
+	}
+
+	// The auth key is resolved before the reservation and before anything
+	// is made, so a secrets failure (exit 7) leaves nothing behind, and a
+	// slow or failing lookup (1Password may take its whole timeout) never
+	// holds a reservation: the agent makes a user wait as long as a
+	// reservation that never ran was held (docs/agent.md).
+	var key secrets.Key
+	if spec.Tailnet {
+		if key, err = authKey(c.Context, env, cfg, ag, name); err != nil {
+			abandon()
+			return fmt.Errorf("create %s: %w", name, err)
+		}
+		env.tracef("resolved the auth key")
 	}
 	if ag != nil {
 		// Host-wide admission: unique name, caps and resources, decided by
 		// the agent in one serialised path. Everything after this releases
 		// the reservation if it fails.
 		if err := ag.Reserve(c.Context, name, true, float64(spec.CPUs), int64(spec.Memory)); err != nil {
-			abandon(false)
+			abandon()
 			return withHint(fmt.Errorf("create %s: %w", name, err), "%s", admissionHint(err, name))
 		}
 		env.tracef("reserved with the host agent")
-	}
-
-	// The auth key is resolved before anything is made, so a secrets
-	// failure (exit 7) leaves nothing behind but a released reservation.
-	var key secrets.Key
-	if spec.Tailnet {
-		if key, err = authKey(c.Context, env, cfg, ag, name); err != nil {
-			abandon(true)
-			return fmt.Errorf("create %s: %w", name, err)
-		}
-		env.tracef("resolved the auth key")
 	}
 	timerNew := false
 	err = func() error {

@@ -85,14 +85,18 @@ func TestCreateWithoutKeyExits7AndMakesNothing(t *testing.T) {
 	}
 }
 
-func TestCreateAgentKeyFailureReleases(t *testing.T) {
+// TestCreateAgentKeyFailureReservesNothing: the key is asked for before the
+// reservation, so a failed lookup holds none (a slow 1Password once held a
+// reservation for its whole timeout, and the agent made the user wait as
+// long again).
+func TestCreateAgentKeyFailureReservesNothing(t *testing.T) {
 	h := newHarness(t)
 	a := &fakeAgent{available: true, keyErr: errdefs.Errorf(errdefs.Secret, "cannot resolve op://DevBox/alice-tailscale-authkey/password: 1Password did not answer within 20s")}
 	withAgent(h, a, "auto")
 	if code := h.run("create", "demo"); code != 7 {
 		t.Fatalf("exit %d, want 7: %s", code, h.errOut)
 	}
-	if want := []string{"reserve-create demo", "authkey demo", "release demo"}; !slices.Equal(a.calls, want) {
+	if want := []string{"authkey demo"}; !slices.Equal(a.calls, want) {
 		t.Errorf("agent calls = %v, want %v", a.calls, want)
 	}
 	if len(h.pod.calls) != 0 || len(h.quadletFiles()) != 0 {
