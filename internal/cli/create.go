@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -381,6 +382,10 @@ func admissionHint(err error, name string) string {
 	switch {
 	case errdefs.Is(err, errdefs.HostCap):
 		return "the host is full: stop a container you do not need (`devbox-quadlet stop NAME`), or ask an admin (`devbox-quadlet list --all`)"
+	case errdefs.Is(err, errdefs.UserCap) && strings.Contains(err.Error(), policy.BlockedPhrase):
+		return "try again at the time given; the host agent paces reservations of containers that never ran (docs/agent.md)"
+	case errdefs.Is(err, errdefs.UserCap) && strings.Contains(err.Error(), policy.InFlightPhrase):
+		return "wait for that container to come up (`devbox-quadlet list`), then try again"
 	case errdefs.Is(err, errdefs.UserCap):
 		return "free a slot with `devbox-quadlet destroy NAME`"
 	case errdefs.Is(err, errdefs.Exists):

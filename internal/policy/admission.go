@@ -229,8 +229,16 @@ type Blocked struct {
 	Now   time.Time
 }
 
+// BlockedPhrase and InFlightPhrase are in the text of the two refusals of
+// the pacing rules, so the CLI, which gets them as text over the bus, can
+// add the right hint.
+const (
+	BlockedPhrase  = "may reserve again in"
+	InFlightPhrase = "already has a reservation in flight"
+)
+
 func (b *Blocked) Error() string {
-	return fmt.Sprintf("%s may reserve again in %s (at %s): the reservation of %q ended without the container ever being seen running, and a user waits as long as such a reservation was held",
+	return fmt.Sprintf("%s "+BlockedPhrase+" %s (at %s): the reservation of %q ended without the container ever being seen running, and a user waits as long as such a reservation was held",
 		b.User, b.Until.Sub(b.Now).Round(time.Second), b.Until.UTC().Format(time.RFC3339), b.Name)
 }
 
@@ -288,7 +296,7 @@ func Admit(now time.Time, l Ledger, observed map[string]bool, req Request, lim L
 		if !e.SeenRunning {
 			for _, name := range mine {
 				if o := l.Entries[name]; InFlight(o, now, lim) {
-					return Entry{}, errdefs.Errorf(errdefs.UserCap, "%s already has a reservation in flight: %q, until it is seen running or until %s; a user may have one at a time",
+					return Entry{}, errdefs.Errorf(errdefs.UserCap, "%s "+InFlightPhrase+": %q, until it is seen running or until %s; a user may have one at a time",
 						req.User, o.Name, o.Reserved.Add(lim.InFlightOrDefault()).UTC().Format(time.RFC3339))
 				}
 			}
