@@ -62,6 +62,10 @@ func (s *Server) AuthKey(sender dbus.Sender, name string, out dbus.UnixFD) *dbus
 }
 
 // allow takes one call of uid's from l (nil: no limit). A refusal is an
+// RateLimitedPhrase starts a rate-limit refusal, so the CLI, which gets the
+// refusal as text over the bus, can hint at waiting rather than at the admin.
+const RateLimitedPhrase = "too many"
+
 // errdefs.Secret error (exit 7) that says when to try again.
 func (s *Server) allow(l *Limiter, uid uint32, what string) error {
 	if l == nil {
@@ -72,7 +76,7 @@ func (s *Server) allow(l *Limiter, uid uint32, what string) error {
 	if ok {
 		return nil
 	}
-	return errdefs.Errorf(errdefs.Secret, "too many %s: each user may make %d, then one every %s, because they spend the host's one shared credential; try again in %s (at %s)",
+	return errdefs.Errorf(errdefs.Secret, RateLimitedPhrase+" %s: each user may make %d, then one every %s, because they spend the host's one shared credential; try again in %s (at %s)",
 		what, l.Burst, l.Interval, next.Sub(now).Round(time.Second), next.UTC().Format(time.RFC3339))
 }
 

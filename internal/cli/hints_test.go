@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 )
@@ -27,5 +28,19 @@ func TestAdmissionHint(t *testing.T) {
 		if got := admissionHint(tc.err, "demo"); !strings.Contains(got, tc.want) {
 			t.Errorf("%s: hint %q, want it to say %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestRateLimitHint: a rate-limited auth-key lookup says to wait, not to
+// call the admin.
+func TestRateLimitHint(t *testing.T) {
+	h := newHarness(t)
+	a := &fakeAgent{available: true, keyErr: errdefs.Errorf(errdefs.Secret, "%s auth-key lookups: each user may make 5, then one every 30s; try again in 10s", agent.RateLimitedPhrase)}
+	withAgent(h, a, "auto")
+	if code := h.run("create", "demo"); code != 7 {
+		t.Fatalf("exit %d, want 7: %s", code, h.errOut)
+	}
+	if !strings.Contains(h.errOut.String(), "hint: wait until the time given") {
+		t.Errorf("the hint does not say to wait:\n%s", h.errOut)
 	}
 }

@@ -53,6 +53,9 @@ func (n noAgentOnePassword) Resolve(context.Context, string) (secrets.Key, error
 func authKey(ctx context.Context, env *Env, cfg config.Config, ag Agent, name string) (secrets.Key, error) {
 	if ag != nil {
 		k, err := ag.AuthKey(ctx, name)
+		if err != nil && strings.HasPrefix(err.Error(), agent.RateLimitedPhrase+" ") {
+			return nil, withHint(err, "wait until the time given and run it again")
+		}
 		if err != nil {
 			return nil, withHint(err, "the host agent resolves your key from the backend in the host's config; ask the host's admin to check `journalctl -u devbox-quadlet-agent`")
 		}
