@@ -410,13 +410,7 @@ func recoverInterrupted(ctx context.Context, env *Env, sys Systemd, name string,
 	if err != nil {
 		return err
 	}
-	active := false
-	if len(states) == 1 {
-		switch states[0].ActiveState {
-		case "active", "activating", "reloading", "deactivating":
-			active = true
-		}
-	}
+	active := len(states) == 1 && isUp(states[0].ActiveState)
 	filesThere, err := fileExists(filepath.Join(env.QuadletDir(), quadlet.ContainerFile(name)))
 	if err != nil {
 		return errdefs.Mark(errdefs.System, err)

@@ -15,8 +15,8 @@ import (
 	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
 )
 
-// removed lists the removals the fakes saw: podman rm of anything, and the
-// quadlet files missing afterwards.
+// removedAnything lists the removals the fake podman saw (podman rm of
+// anything).
 func removedAnything(h *harness) []string {
 	var out []string
 	for _, c := range h.pod.calls {

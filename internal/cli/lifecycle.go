@@ -166,6 +166,17 @@ func teardown(parent context.Context, env *Env, sys Systemd, name string, keepVo
 	return errors.Join(errs...)
 }
 
+// isUp reports whether a unit in activeState runs or is on its way up or
+// down: what create's leftover check and the reaper's re-check before a
+// destroy must never remove.
+func isUp(activeState string) bool {
+	switch activeState {
+	case "active", "activating", "reloading", "deactivating":
+		return true
+	}
+	return false
+}
+
 // settle checks, a moment after a start job finished "done", that the
 // container is still up: the unit is active, has not restarted, and the
 // payload's own cgroup is populated. An entrypoint that fails at once passes

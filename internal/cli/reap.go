@@ -454,15 +454,6 @@ func reapDestroy(c *cli.Context, env *Env, cfg config.Config, agents *sweepAgent
 	})
 }
 
-// isUp is the one "the unit runs or is on its way" predicate of the reaper.
-func isUp(activeState string) bool {
-	switch activeState {
-	case "active", "activating", "reloading", "deactivating":
-		return true
-	}
-	return false
-}
-
 // removeArchive removes an archive and what lies beside it.
 func removeArchive(archive string) {
 	for _, p := range []string{archive, archive + ".container", archive + ".json"} {
