@@ -15,6 +15,7 @@ import (
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/journal"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/podman"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
 )
 
@@ -23,6 +24,7 @@ import (
 type fakeSystemd struct {
 	calls     []string
 	startErr  error
+	onStart   func(unit string) // runs inside Start, as the container would
 	states    map[string]sd.UnitState
 	dir       string
 	reloadSaw [][]string
@@ -47,6 +49,9 @@ func (f *fakeSystemd) Reload(context.Context) error {
 }
 func (f *fakeSystemd) Start(_ context.Context, u string) error {
 	f.calls = append(f.calls, "start "+u)
+	if f.onStart != nil {
+		f.onStart(u)
+	}
 	return f.startErr
 }
 func (f *fakeSystemd) Stop(_ context.Context, u string) error {
@@ -89,6 +94,7 @@ func (f *fakeSystemd) Close() {}
 
 type fakePodman struct {
 	images    []string
+	labels    map[string]map[string]string // image labels by reference
 	volumes   []string
 	calls     []string
 	secrets   map[string]string
@@ -129,8 +135,12 @@ func (p *fakePodman) Exec(_ context.Context, ctr string, argv ...string) (string
 	return "", p.execErr
 }
 
-func (p *fakePodman) ImageExists(_ context.Context, ref string) (bool, error) {
-	return slices.Contains(p.images, ref), nil
+func (p *fakePodman) Image(_ context.Context, ref string, _ ...string) (podman.Image, error) {
+	l := p.labels[ref]
+	if l == nil {
+		l = map[string]string{}
+	}
+	return podman.Image{Exists: slices.Contains(p.images, ref), Labels: l}, nil
 }
 func (p *fakePodman) VolumeExists(_ context.Context, n string) (bool, error) {
 	return slices.Contains(p.volumes, n), nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/podman"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/reaper"
@@ -125,6 +126,9 @@ func runCreate(c *cli.Context, env *Env) error {
 	}
 	spec.Syncthing = c.Bool("with-syncthing")
 	spec.Tailnet = tailnetEnabled(cfg)
+	if spec.Tailnet {
+		spec.LoginServer = string(cfg.Tailnet.LoginServer)
+	}
 	spec.ActivityDir = env.newActivityDir(name)
 	files, err := quadlet.Render(spec)
 	if err != nil {
@@ -182,14 +186,15 @@ func runCreate(c *cli.Context, env *Env) error {
 	// Each podman check is a whole podman start-up, the slowest thing here
 	// before the start itself; they do not depend on each other.
 	var (
-		imageOK, volumeExisted bool
-		imageErr, volumeErr    error
-		checks                 sync.WaitGroup
+		image               podman.Image
+		volumeExisted       bool
+		imageErr, volumeErr error
+		checks              sync.WaitGroup
 	)
 	checks.Add(2)
 	go func() {
 		defer checks.Done()
-		imageOK, imageErr = env.Podman.ImageExists(c.Context, string(spec.Image))
+		image, imageErr = env.Podman.Image(c.Context, string(spec.Image), quadlet.NotifyLabel)
 	}()
 	go func() {
 		defer checks.Done()
@@ -201,9 +206,17 @@ func runCreate(c *cli.Context, env *Env) error {
 	if err := cmp.Or(imageErr, volumeErr); err != nil {
 		return err
 	}
-	if !imageOK {
-		return withHint(errdefs.Errorf(errdefs.System, "image %s is not in your podman image store", spec.Image),
-			"load it first (`podman load` or `podman pull`), or choose another with --image")
+	if !image.Exists {
+		return withHint(errdefs.Errorf(errdefs.System, "image %s is not in your podman image store", spec.Image), "%s", missingImageHint(spec.Image, cfg, env.UserName))
+	}
+	// An image whose init reports readiness (devbox-init does) gets a unit
+	// whose start waits for it: create returns once the container is on
+	// the tailnet, not when its process was forked.
+	if image.Labels[quadlet.NotifyLabel] == "true" {
+		spec.Notify = true
+		if files, err = quadlet.Render(spec); err != nil {
+			return err
+		}
 	}
 	if volumeExisted {
 		warnf(env, "reusing the existing home volume %s", quadlet.VolumeName(name))
@@ -312,12 +325,13 @@ func runCreate(c *cli.Context, env *Env) error {
 		if env.Getenv("DEVBOX_QUADLET_CRASH_AT") == "during-start" {
 			go func() { time.Sleep(300 * time.Millisecond); crashPoint(env, "during-start") }()
 		}
+		clearNodeStatus(env, name)
 		if err := sys.Start(c.Context, quadlet.ServiceUnit(name)); err != nil {
-			return failureWithLog(c.Context, env, name, err)
+			return startFailure(c.Context, env, name, err)
 		}
 		env.tracef("start job done")
 		if err := settle(c.Context, env, sys, name, env.StartSettle); err != nil {
-			return failureWithLog(c.Context, env, name, err)
+			return startFailure(c.Context, env, name, err)
 		}
 		env.tracef("settled: still up after %s", env.StartSettle)
 		return env.enableAutostart(name)
@@ -338,7 +352,7 @@ func runCreate(c *cli.Context, env *Env) error {
 				warnf(env, "release of %s in the host ledger failed: %v", name, rerr)
 			}
 		}
-		return withHint(fmt.Errorf("create %s: %w", name, err), "%s", hint)
+		return withEarlierHint(fmt.Errorf("create %s: %w", name, err), hint)
 	}
 	if ag != nil && c.Bool("no-start") {
 		// Created but not running: give back the running reservation.

@@ -47,7 +47,7 @@ type Journal interface {
 
 // Podman is what the verbs need from podman.
 type Podman interface {
-	ImageExists(ctx context.Context, ref string) (bool, error)
+	Image(ctx context.Context, ref string, labels ...string) (podman.Image, error)
 	VolumeExists(ctx context.Context, name string) (bool, error)
 	RemoveVolume(ctx context.Context, name string) error
 	RemoveContainer(ctx context.Context, name string) error

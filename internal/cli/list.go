@@ -57,6 +57,9 @@ type listedEntry struct {
 	Autostart     bool    `json:"autostart"`
 	// Reaper is the idle clock as of the last sweep.
 	Reaper reaperView `json:"reaper"`
+	// Tailnet is what the container's init last reported (its address);
+	// null when it is not running or reports nothing.
+	Tailnet *tailnetView `json:"tailnet"`
 }
 
 // memoryCurrent reads memory.current of a running unit from the cgroup file
@@ -189,7 +192,10 @@ func runList(c *cli.Context, env *Env) error {
 				Reaper:    reaperViewOf(env, cfg, s.Name),
 			})
 			if stateWord(st) == "running" {
-				res.Containers[len(res.Containers)-1].MemoryCurrent = memoryCurrent(env, quadlet.ServiceUnit(s.Name))
+				e := &res.Containers[len(res.Containers)-1]
+				e.MemoryCurrent = memoryCurrent(env, quadlet.ServiceUnit(s.Name))
+				env.noteStateDir(s)
+				e.Tailnet = tailnetViewOf(env, s.Name, true)
 			}
 		}
 	}
@@ -202,7 +208,7 @@ func runList(c *cli.Context, env *Env) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tAUTOSTART\tCPUS\tMEMORY\tMEM USE\tREAPER\tCREATED\tIMAGE")
+	fmt.Fprintln(tw, "NAME\tSTATE\tADDRESS\tAUTOSTART\tCPUS\tMEMORY\tMEM USE\tREAPER\tCREATED\tIMAGE")
 	for _, e := range res.Containers {
 		use, auto := "-", "no"
 		if e.MemoryCurrent != nil {
@@ -211,7 +217,7 @@ func runList(c *cli.Context, env *Env) error {
 		if e.Autostart {
 			auto = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.State, auto, config.CPUs(e.CPUs), config.Size(e.MemoryMax), use, e.Reaper.brief(), e.Created, e.Image)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.State, e.Tailnet.brief(), auto, config.CPUs(e.CPUs), config.Size(e.MemoryMax), use, e.Reaper.brief(), e.Created, e.Image)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -63,6 +63,12 @@ func authKey(ctx context.Context, env *Env, cfg config.Config, ag Agent, name st
 	}
 	r := standaloneResolver(cfg, env)
 	k, err := r.Resolve(ctx, env.UserName)
+	if err != nil && cfg.Secrets.Backend == "onepassword" {
+		// The built-in default on a host without the agent: the one thing
+		// to do is the admin's, or the user's own key file.
+		return nil, withHint(err, "ask the host's admin to install the host agent, which resolves everyone's keys (docs/agent.md); to use a key of your own instead, put it in %s (mode 0600) and point DEVBOX_QUADLET_CONFIG at a config with [secrets] backend = \"file\"",
+			filepath.Join(env.ConfigHome(), "devbox-quadlet", "tailscale-authkey"))
+	}
 	if err != nil {
 		return nil, withHint(err, "standalone mode reads your key from %s (secrets.backend = %q)", r.Describe(env.UserName), cfg.Secrets.Backend)
 	}

@@ -114,14 +114,15 @@ func runLifecycle(c *cli.Context, env *Env, verb string) error {
 				_ = ag.Stop(context.WithoutCancel(c.Context), name)
 			}
 		}
+		clearNodeStatus(env, name)
 		if err := run(c.Context, unit); err != nil {
 			release()
-			return withHint(fmt.Errorf("%s %s: %w", verb, name, failureWithLog(c.Context, env, name, err)), "see `devbox-quadlet logs %s` and `journalctl --user -u %s`", name, unit)
+			return withEarlierHint(fmt.Errorf("%s %s: %w", verb, name, startFailure(c.Context, env, name, err)), fmt.Sprintf("see `devbox-quadlet logs %s` and `journalctl --user -u %s`", name, unit))
 		}
 		env.tracef("%s job done", verb)
 		if err := settle(c.Context, env, sys, name, env.StartSettle); err != nil {
 			release()
-			return withHint(fmt.Errorf("%s %s: %w", verb, name, failureWithLog(c.Context, env, name, err)), "see `devbox-quadlet logs %s` and `journalctl --user -u %s`", name, unit)
+			return withEarlierHint(fmt.Errorf("%s %s: %w", verb, name, startFailure(c.Context, env, name, err)), fmt.Sprintf("see `devbox-quadlet logs %s` and `journalctl --user -u %s`", name, unit))
 		}
 		if err := env.enableAutostart(name); err != nil {
 			return err

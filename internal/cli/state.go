@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/atomicfile"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/nodestatus"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
 )
@@ -111,11 +113,16 @@ func (e *Env) saveRecord(name string, r record) error {
 	return replaceFile(filepath.Dir(e.recordPath(name)), filepath.Base(e.recordPath(name)), data)
 }
 
-// sessionTime is the newest mtime in the container's activity directory.
+// sessionTime is the newest mtime in the container's activity directory,
+// leaving out the init's status file and hidden files (its temporary
+// files): those change at every start, not at every session.
 func (e *Env) sessionTime(name string) time.Time {
 	var newest time.Time
 	entries, _ := os.ReadDir(e.activityDir(name))
 	for _, ent := range entries {
+		if ent.Name() == nodestatus.FileName || strings.HasPrefix(ent.Name(), ".") {
+			continue
+		}
 		if info, err := ent.Info(); err == nil && info.ModTime().After(newest) {
 			newest = info.ModTime()
 		}

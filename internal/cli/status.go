@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -59,6 +60,9 @@ type statusResult struct {
 	Tags     string `json:"tailnet_tags,omitempty"`
 	// Reaper is the idle clock as of the last sweep.
 	Reaper reaperView `json:"reaper"`
+	// Tailnet is what the container's init last reported; null when it
+	// is not running or reports nothing.
+	Tailnet *tailnetView `json:"tailnet"`
 }
 
 func counter(v uint64) *uint64 {
@@ -108,6 +112,7 @@ func runStatus(c *cli.Context, env *Env) error {
 		Syncthing: spec.Syncthing,
 	}
 	res.Reaper = reaperViewOf(env, t.cfg, name)
+	res.Tailnet = tailnetViewOf(env, name, res.State == "running")
 	if spec.Tailnet {
 		res.Secret, res.Hostname, res.Tags = quadlet.SecretName(name), name, quadlet.Tags(spec.Owner)
 	}
@@ -151,6 +156,19 @@ func runStatus(c *cli.Context, env *Env) error {
 	fmt.Fprintf(w, "  unit file:  %s\n", res.UnitFile)
 	if spec.Tailnet {
 		fmt.Fprintf(w, "  tailnet:    %s with %s; auth key in podman secret %s\n", res.Hostname, res.Tags, res.Secret)
+		if v := res.Tailnet; v != nil {
+			line := v.State
+			if v.Address != "" {
+				line += ": " + v.Address
+			}
+			if len(v.IPs) > 0 {
+				line += " (" + strings.Join(v.IPs, ", ") + ")"
+			}
+			if v.Reason != "" {
+				line += ", " + v.Reason
+			}
+			fmt.Fprintf(w, "  address:    %s\n", line)
+		}
 	} else {
 		fmt.Fprintf(w, "  tailnet:    none (created without an auth key)\n")
 	}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -158,6 +159,10 @@ type Secrets struct {
 type Tailnet struct {
 	// LogoutTimeout bounds `tailscale logout` inside a container at destroy.
 	LogoutTimeout Duration `toml:"logout_timeout"`
+	// LoginServer is the control server containers join ("" is
+	// Tailscale's own), e.g. a team's headscale. It is passed to the image
+	// as DEVBOX_TS_LOGIN_SERVER (docs/image-contract.md).
+	LoginServer ControlURL `toml:"login_server"`
 	// APIURL, Name, OAuthClientID and OAuthSecretFile configure the
 	// Tailscale API fallback that deletes a destroyed container's device.
 	// It is off unless OAuthClientID is set; the secret may also come from
@@ -342,6 +347,23 @@ func (u *URL) UnmarshalText(b []byte) error {
 		return fmt.Errorf("invalid URL %q: want an http:// or https:// URL", s)
 	}
 	*u = URL(s)
+	return nil
+}
+
+// ControlURL is the URL of a tailnet control server. It ends up in a unit
+// file's Environment= line, so besides being an http(s) URL with a host it
+// may not hold what a unit file would read as a specifier, quote or escape.
+type ControlURL string
+
+// UnmarshalText implements encoding.TextUnmarshaler for TOML decoding.
+func (u *ControlURL) UnmarshalText(b []byte) error {
+	s := string(b)
+	p, err := url.Parse(s)
+	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || p.User != nil ||
+		len(s) > 512 || strings.ContainsAny(s, " \t\n\r\x00%\"'\\") {
+		return fmt.Errorf("invalid control server URL %q: want http(s)://host[:port][/path], without spaces, quotes, %% or backslashes", s)
+	}
+	*u = ControlURL(s)
 	return nil
 }
 

@@ -39,6 +39,7 @@ timeout = "30s"
 
 [tailnet]
 logout_timeout = "10s"
+login_server = "https://headscale.example.com:8443"
 api_url = "http://127.0.0.1:8080"
 tailnet = "example.com"
 oauth_client_id = "k123"
@@ -70,6 +71,9 @@ max_per_user = 2
 	}
 	if cfg.Secrets.Path != "/run/agenix/{user}-tailscale-authkey" || cfg.Secrets.Timeout != Duration(30*time.Second) || cfg.Secrets.Env != "DEVBOX_QUADLET_TS_AUTHKEY" {
 		t.Errorf("secrets = %+v", cfg.Secrets)
+	}
+	if cfg.Tailnet.LoginServer != "https://headscale.example.com:8443" {
+		t.Errorf("login_server = %q", cfg.Tailnet.LoginServer)
 	}
 	if cfg.Tailnet.APIURL != "http://127.0.0.1:8080" || cfg.Tailnet.OAuthClientID != "k123" || cfg.Tailnet.LogoutTimeout != Duration(10*time.Second) {
 		t.Errorf("tailnet = %+v", cfg.Tailnet)
@@ -120,6 +124,10 @@ func TestParseErrors(t *testing.T) {
 		{"syntax", "cpus = = 2\n", []string{"line 1"}},
 		{"relative key path", "[secrets]\npath = \"keys/{user}\"\n", []string{"line 2", "secrets.path", "absolute path"}},
 		{"dotdot key path", "[secrets]\npath = \"/etc/../root/{user}\"\n", []string{"line 2", "absolute path"}},
+		{"login server not http", "[tailnet]\nlogin_server = \"ftp://x\"\n", []string{"line 2", "tailnet.login_server"}},
+		{"login server without host", "[tailnet]\nlogin_server = \"http://\"\n", []string{"line 2", "tailnet.login_server"}},
+		{"login server with a specifier", "[tailnet]\nlogin_server = \"http://x/%h\"\n", []string{"line 2", "tailnet.login_server"}},
+		{"login server with a quote", "[tailnet]\nlogin_server = \"http://x/\\\"y\"\n", []string{"line 2", "tailnet.login_server"}},
 		{"bad api url", "[tailnet]\napi_url = \"file:///etc/passwd\"\n", []string{"line 2", "tailnet.api_url"}},
 		{"bad user name", "[users.\"../root\"]\nadmin = true\n", []string{"line 1", "invalid user name"}},
 		{"bad overcommit", "[host]\novercommit = 0\n", []string{"line 2", "invalid ratio"}},

@@ -27,14 +27,26 @@ func (c Client) run(ctx context.Context, args ...string) (int, string, error) {
 	return c.runIn(ctx, nil, args...)
 }
 
+// output is run that also returns what podman printed on stdout.
+func (c Client) output(ctx context.Context, args ...string) (int, string, string, error) {
+	var stdout bytes.Buffer
+	code, msg, err := c.runWith(ctx, nil, &stdout, args...)
+	return code, stdout.String(), msg, err
+}
+
 // runIn is run with stdin; secret bytes reach podman only this way.
 func (c Client) runIn(ctx context.Context, stdin io.Reader, args ...string) (int, string, error) {
+	return c.runWith(ctx, stdin, nil, args...)
+}
+
+func (c Client) runWith(ctx context.Context, stdin io.Reader, stdout io.Writer, args ...string) (int, string, error) {
 	path := c.Path
 	if path == "" {
 		path = "podman"
 	}
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Stdin = stdin
+	cmd.Stdout = stdout
 	// If devbox-quadlet is killed, its podman goes with it: a podman that
 	// outlived a killed create could make its secret after the next
 	// command's cleanup removed it. (The forking thread is a runtime thread
@@ -70,9 +82,44 @@ func (c Client) exists(ctx context.Context, args ...string) (bool, error) {
 	}
 }
 
-// ImageExists reports whether ref is in the user's image store.
-func (c Client) ImageExists(ctx context.Context, ref string) (bool, error) {
-	return c.exists(ctx, "image", "exists", ref)
+// Image is what create needs to know about an image before it writes units.
+type Image struct {
+	Exists bool
+	// Labels holds the values of the labels Image was asked for; a label
+	// the image does not carry is absent.
+	Labels map[string]string
+}
+
+// Image inspects ref in the user's image store, in one podman start-up, and
+// reads the given labels. A missing image is not an error: Exists is false.
+func (c Client) Image(ctx context.Context, ref string, labels ...string) (Image, error) {
+	// One line per label, in the order asked, so no JSON decoding of a
+	// whole image config is needed; podman prints "<no value>" for an
+	// absent key of a non-nil map and "" for a nil one.
+	var format strings.Builder
+	for _, l := range labels {
+		format.WriteString(`{{index .Labels "` + l + `"}}` + "\n")
+	}
+	if len(labels) == 0 {
+		format.WriteString("{{.Id}}\n")
+	}
+	code, out, msg, err := c.output(ctx, "image", "inspect", "--format", format.String(), "--", ref)
+	switch {
+	case err != nil:
+		return Image{}, err
+	case code != 0 && (strings.Contains(msg, "image not known") || strings.Contains(msg, "no such image")):
+		return Image{}, nil
+	case code != 0:
+		return Image{}, errdefs.Errorf(errdefs.System, "podman image inspect %s: exit %d: %s", ref, code, msg)
+	}
+	img := Image{Exists: true, Labels: map[string]string{}}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	for i, l := range labels {
+		if i < len(lines) && lines[i] != "" && lines[i] != "<no value>" {
+			img.Labels[l] = lines[i]
+		}
+	}
+	return img, nil
 }
 
 // VolumeExists reports whether the named volume exists.

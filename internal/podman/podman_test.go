@@ -34,10 +34,38 @@ func TestExistsReadsTheExitStatus(t *testing.T) {
 		{"exit 1", false, ""},
 		{"echo 'cannot open the database' >&2; exit 125", false, "exit 125: cannot open the database"},
 	} {
-		got, err := Client{Path: fakePodman(t, tc.body)}.ImageExists(ctx, "localhost/x")
+		got, err := Client{Path: fakePodman(t, tc.body)}.VolumeExists(ctx, "devbox-x-home")
 		if got != tc.want || (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
 			t.Errorf("%q: got %v, %v; want %v, error containing %q", tc.body, got, err, tc.want, tc.wantErr)
 		}
+	}
+}
+
+// TestImageReadsLabels runs Image against stand-ins that print what podman
+// 5.4 prints for an image with and without the label, and for a missing
+// image (exit 125, "image not known").
+func TestImageReadsLabels(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, body string
+		want       Image
+		wantErr    string
+	}{
+		{"labelled", `echo true`, Image{Exists: true, Labels: map[string]string{"k": "true"}}, ""},
+		{"no such label", `echo '<no value>'`, Image{Exists: true, Labels: map[string]string{}}, ""},
+		{"no labels at all", `echo`, Image{Exists: true, Labels: map[string]string{}}, ""},
+		{"missing", `echo 'Error: localhost/x: image not known' >&2; exit 125`, Image{}, ""},
+		{"broken store", `echo 'Error: cannot open the database' >&2; exit 125`, Image{}, "exit 125: Error: cannot open the database"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Client{Path: fakePodman(t, tc.body)}.Image(ctx, "localhost/x", "k")
+			if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("err = %v; want one containing %q", err, tc.wantErr)
+			}
+			if got.Exists != tc.want.Exists || len(got.Labels) != len(tc.want.Labels) || got.Labels["k"] != tc.want.Labels["k"] {
+				t.Errorf("got %+v; want %+v", got, tc.want)
+			}
+		})
 	}
 }
 
@@ -69,7 +97,7 @@ func TestSecretBytesGoThroughStdin(t *testing.T) {
 func TestPodmanDiesWithUs(t *testing.T) {
 	if dir := os.Getenv("PODMAN_TEST_HELPER"); dir != "" {
 		// The helper: run the stand-in and wait on it; the test kills us.
-		_, _ = Client{Path: filepath.Join(dir, "podman")}.ImageExists(context.Background(), "x")
+		_, _ = Client{Path: filepath.Join(dir, "podman")}.Image(context.Background(), "x")
 		os.Exit(0)
 	}
 	dir := t.TempDir()

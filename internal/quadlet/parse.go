@@ -27,6 +27,10 @@ func Parse(content []byte) (Spec, error) {
 			s.Image = config.ImageRef(o.Value)
 		case o.Section == "Container" && o.Name == "Volume" && strings.HasSuffix(o.Value, ":"+ActivityMount+":rw"):
 			s.ActivityDir = strings.TrimSuffix(o.Value, ":"+ActivityMount+":rw")
+		case o.Section == "Container" && o.Name == "Environment" && strings.HasPrefix(o.Value, EnvLogin+"="):
+			s.LoginServer = strings.TrimPrefix(o.Value, EnvLogin+"=")
+		case o.Section == "Container" && o.Name == "Notify":
+			s.Notify = o.Value == "true"
 		case o.Section == "Service" && o.Name == "TasksMax":
 			s.TasksMax, _ = strconv.Atoi(o.Value)
 		case o.Section == "Container" && o.Name == "Label":

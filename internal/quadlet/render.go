@@ -36,7 +36,18 @@ type Spec struct {
 	// ActivityMount, where the image records interactive sessions for the
 	// reaper (docs/image-contract.md). Empty: no mount.
 	ActivityDir string
+	// LoginServer is the tailnet's control server URL ([tailnet]
+	// login_server); empty means Tailscale's own. Only with Tailnet.
+	LoginServer string
+	// Notify makes the unit's start wait for the container's READY=1
+	// (quadlet Notify=true): set for images that declare, with the label
+	// NotifyLabel, that their init reports readiness, as devbox-init does.
+	Notify bool
 }
+
+// NotifyLabel is the image label by which an image says its entrypoint
+// sends READY=1 on NOTIFY_SOCKET (docs/image-contract.md).
+const NotifyLabel = "io.github.devbox-quadlet.notify"
 
 // ActivityMount is where the container sees its activity directory.
 const ActivityMount = "/run/devbox/activity"
@@ -48,6 +59,7 @@ const (
 	EnvAuthKey   = "DEVBOX_TS_AUTHKEY_FILE"
 	EnvHostname  = "DEVBOX_TS_HOSTNAME"
 	EnvTags      = "DEVBOX_TS_TAGS"
+	EnvLogin     = "DEVBOX_TS_LOGIN_SERVER"
 	LabelTailnet = "devbox-quadlet.tailnet"
 )
 
@@ -142,6 +154,12 @@ func Render(s Spec) ([]File, error) {
 			unit.NewUnitOption("Container", "Environment", EnvHostname+"="+s.Name),
 			unit.NewUnitOption("Container", "Environment", EnvTags+"="+Tags(s.Owner)),
 		)
+		if s.LoginServer != "" {
+			container = append(container, unit.NewUnitOption("Container", "Environment", EnvLogin+"="+s.LoginServer))
+		}
+	}
+	if s.Notify {
+		container = append(container, unit.NewUnitOption("Container", "Notify", "true"))
 	}
 	for _, l := range labels {
 		container = append(container, unit.NewUnitOption("Container", "Label", l))
@@ -193,6 +211,9 @@ func (s Spec) validate() error {
 	}
 	if d := s.ActivityDir; d != "" && (!strings.HasPrefix(d, "/") || strings.ContainsAny(d, " \t\r\n\x00\\\"'%:") || strings.Contains(d, "/../")) {
 		return errdefs.Errorf(errdefs.Usage, "render %s: the activity directory %q cannot be written into a unit file (it must be absolute, without spaces, quotes, %% or :)", s.Name, d)
+	}
+	if l := s.LoginServer; l != "" && (!s.Tailnet || strings.ContainsAny(l, " \t\r\n\x00\\\"'%")) {
+		return errdefs.Errorf(errdefs.Usage, "render %s: the login server %q cannot be written into a unit file", s.Name, l)
 	}
 	if s.CPUs < config.MinCPUs || s.CPUs > config.MaxCPUs {
 		return errdefs.Errorf(errdefs.Usage, "render %s: CPU count %s out of range", s.Name, s.CPUs)

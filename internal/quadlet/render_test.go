@@ -41,6 +41,9 @@ func TestRenderGolden(t *testing.T) {
 		{"fractional-cpus", func(s *Spec) { s.CPUs = 0.5; s.Memory = 1536 << 20; s.TasksMax = 512 }},
 		{"syncthing", func(s *Spec) { s.Syncthing = true }},
 		{"tailnet", func(s *Spec) { s.Tailnet = true }},
+		{"headscale-notify", func(s *Spec) {
+			s.Tailnet, s.Notify, s.LoginServer = true, true, "http://10.99.0.1:8080"
+		}},
 		{"activity", func(s *Spec) { s.ActivityDir = "/home/alice/.local/state/devbox-quadlet/activity/demo" }},
 		{"registry-image-long-name", func(s *Spec) {
 			s.Name = "a" + strings.Repeat("b-", 30) + "cd"
@@ -125,6 +128,8 @@ func TestRenderRejects(t *testing.T) {
 		{"zero cpus", func(s *Spec) { s.CPUs = 0 }},
 		{"tiny memory", func(s *Spec) { s.Memory = 1 }},
 		{"zero tasks", func(s *Spec) { s.TasksMax = 0 }},
+		{"newline in login server", func(s *Spec) { s.Tailnet, s.LoginServer = true, "http://x\nExecStartPre=/bin/evil" }},
+		{"login server without tailnet", func(s *Spec) { s.LoginServer = "http://10.99.0.1:8080" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
