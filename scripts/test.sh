@@ -34,7 +34,8 @@ step "fuzz (a few seconds per target)"
 for target in \
 	./internal/policy:FuzzValidateName \
 	./internal/config:FuzzParse \
-	./internal/config:FuzzParseDuration; do
+	./internal/config:FuzzParseDuration \
+	./internal/devboxinit:FuzzParseNetTCP; do
 	pkg=${target%%:*} fn=${target##*:}
 	go test -run '^$' -fuzz "^$fn\$" -fuzztime "${DEVBOX_FUZZTIME:-5s}" "$pkg"
 done
