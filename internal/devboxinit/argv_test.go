@@ -1,6 +1,7 @@
 package devboxinit
 
 import (
+	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
 	"slices"
 	"strconv"
 	"strings"
@@ -163,5 +164,13 @@ func TestTailscaledEnv(t *testing.T) {
 		if got := TailscaledEnv(tc.c, environ); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// The unit's RestartPreventExitStatus= names the code devbox-init exits
+// with for a refused key; the two must not drift.
+func TestKeyRefusedExitMatchesTheUnit(t *testing.T) {
+	if ExitKeyRefused != quadlet.KeyRefusedExit {
+		t.Errorf("devbox-init exits %d for a refused key, the unit prevents restarts on %d", ExitKeyRefused, quadlet.KeyRefusedExit)
 	}
 }

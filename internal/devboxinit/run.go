@@ -296,8 +296,19 @@ func (s *supervisor) fail(f Failure) int {
 	s.setStatus(Status{State: StateFailed, Reason: f.Reason, Message: f.Message})
 	s.notify("STATUS", "failed: "+f.Message)
 	s.stopAll()
+	if f.Reason == ReasonKeyRefused {
+		// Restarting cannot help until someone puts a new key in place:
+		// the unit's RestartPreventExitStatus= names this code, so a
+		// refused key does not become a restart loop against the
+		// control server.
+		return ExitKeyRefused
+	}
 	return 1
 }
+
+// ExitKeyRefused is devbox-init's exit status when the control server
+// refused the auth key (EX_CONFIG); quadlet.KeyRefusedExit is the same.
+const ExitKeyRefused = 78
 
 // shutdown is the requested stop.
 func (s *supervisor) shutdown() int {

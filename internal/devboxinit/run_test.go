@@ -503,8 +503,8 @@ func TestRunUpAndStop(t *testing.T) {
 func TestRunKeyRefused(t *testing.T) {
 	h := start(t, setup{tailnet: true, codeServer: true, procRoot: "idle", env: []string{"FAKE_UP=key"}})
 	failed := h.waitNote("STATUS=failed")
-	if code := h.wait(); code == 0 {
-		t.Error("exit 0 after a refused key")
+	if code := h.wait(); code != ExitKeyRefused {
+		t.Errorf("exit %d after a refused key, want %d (the unit's RestartPreventExitStatus)", code, ExitKeyRefused)
 	}
 	if want := "STATUS=failed: tailscale up: invalid key: API key kTESTCNTRL not valid"; failed != want {
 		t.Errorf("notification %q, want %q", failed, want)

@@ -87,6 +87,10 @@ const (
 	LabelSync    = "devbox-quadlet.syncthing"
 )
 
+// KeyRefusedExit is the exit status by which an image's init says the
+// control server refused its auth key (docs/image-contract.md).
+const KeyRefusedExit = 78
+
 // StartTimeout bounds how long systemd waits for the container to come up.
 // It covers an image that is already present with a wide margin on a slow,
 // emulated host; pulling happens before create, not inside the unit start.
@@ -125,6 +129,9 @@ func Render(s Spec) ([]File, error) {
 		unit.NewUnitOption("Service", "CPUQuota", fmt.Sprintf("%d%%", s.CPUs.Percent())),
 		unit.NewUnitOption("Service", "MemoryMax", mem),
 		unit.NewUnitOption("Service", "Restart", "on-failure"),
+		// devbox-init exits KeyRefusedExit when the control server refuses
+		// the auth key: no restart can fix that, only a new key.
+		unit.NewUnitOption("Service", "RestartPreventExitStatus", strconv.Itoa(KeyRefusedExit)),
 		// 143 is 128+SIGTERM: a payload behind an init (RunInit=) that dies
 		// of the stop signal has stopped cleanly, not failed.
 		unit.NewUnitOption("Service", "SuccessExitStatus", "143"),
