@@ -33,7 +33,7 @@ mirror() {
 }
 
 MIRROR=$(mirror)
-PACKAGES=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,podman,crun,passt,slirp4netns,uidmap,fuse-overlayfs,catatonit,linux-image-amd64,initramfs-tools,busybox-static,udev,kmod,iproute2,procps,util-linux,netavark,aardvark-dns,containers-storage,conmon,e2fsprogs,zstd
+PACKAGES=systemd,systemd-sysv,openssh-client,dbus,dbus-user-session,libpam-systemd,podman,crun,passt,slirp4netns,uidmap,fuse-overlayfs,catatonit,linux-image-amd64,initramfs-tools,busybox-static,udev,kmod,iproute2,procps,util-linux,netavark,aardvark-dns,containers-storage,conmon,e2fsprogs,zstd
 USERS="alice:1000:100000 bob:1001:200000 carol:1002:300000"
 
 hash=$( { cat "$0" "$here"/guest/*; echo "$MIRROR $PACKAGES $USERS"; } | sha256sum | cut -c1-16)

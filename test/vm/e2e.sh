@@ -15,7 +15,7 @@ rm -rf "$run"
 mkdir -p "$run/share/bin"
 
 echo "== building static binaries" >&2
-(cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$run/share/bin/" ./cmd/devbox-quadlet ./cmd/devbox-quadlet-agent)
+(cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$run/share/bin/" ./cmd/devbox-quadlet ./cmd/devbox-quadlet-agent ./cmd/devbox-init)
 if [ "$mode" = test ]; then
 	(cd "$repo" && CGO_ENABLED=0 go test -c -tags e2e -o "$run/share/bin/e2e.test" ./test/e2e)
 fi
@@ -23,6 +23,25 @@ chmod -R a+rX "$run/share"
 
 echo "== building or reusing the trixie VM image" >&2
 img=$("$here/build-image.sh")
+
+# The real tailnet and the real dev image (both cached by their inputs'
+# hash): headscale, tailscaled and tailscale from the Go module proxy, and
+# the devbox image from Debian trixie, npm and those binaries. Hard links
+# put them in the share without copying a gigabyte.
+echo "== building or reusing the tailnet programs (headscale, tailscaled, tailscale)" >&2
+tailnet=$(bash "$repo/test/tailnet/build.sh")
+echo "== building or reusing the devbox image (containers/)" >&2
+image=$(bash "$repo/containers/build.sh" --tailnet "$tailnet" --init "$run/share/bin/devbox-init")
+mkdir -p "$run/share/tailnet" "$run/share/image"
+for f in "$tailnet"/headscale "$tailnet"/tailscaled "$tailnet"/tailscale "$image"/devbox.tar; do
+	case $f in *.tar) to="$run/share/image/" ;; *) to="$run/share/tailnet/" ;; esac
+	ln -f "$f" "$to" 2>/dev/null || cp "$f" "$to"
+done
+cp "$image/import-changes" "$run/share/image/"
+cp "$repo/test/tailnet/headscale.yaml" "$repo/test/tailnet/policy.hujson" "$run/share/tailnet/"
+cp "$here/guest-tailnet.sh" "$run/share/"
+cp -r "$repo/containers" "$run/share/containers"
+chmod -R a+rX "$run/share"
 cp "$here/guest-common.sh" "$run/share/"
 cp -r "$repo/contrib" "$run/share/contrib"
 cp "$here/guest-$mode.sh" "$run/share/run.sh"

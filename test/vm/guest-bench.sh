@@ -89,4 +89,58 @@ echo "start / systemctl --user start:      $(r "$(median start)" "$(median bare_
 echo "list (50) / list-units:              $(r "$(median list)" "$(median list_units)")   target <= 1.20"
 echo "create / podman run -d:              $(r "$(median create)" "$(median podman_run)")   (context)"
 echo "reap sweep (50 containers):          $(median reap) ms   target < 1000 ms"
+
+# The tailnet: the real image on the test bed's real tailnet (headscale,
+# tailscaled). Create to Tailscale SSH answering, and one `tailscale ssh`
+# from invocation to output, against the same for a bare tailscaled node
+# in the same boot (root's, joined with one of alice's tagged keys).
+echo "== the real dev image on a real tailnet"
+if ! setup_tailnet || ! load_devbox_image alice; then
+	echo "bench: the tailnet or the image could not be set up" >&2
+	exit 1
+fi
+echo "bench: image $(as alice podman image inspect --format '{{.Size}}' localhost/devbox:latest) bytes in alice's store"
+printf '[container]\ncpus = 1\nmemory = "1G"\n\n[tailnet]\nlogin_server = "http://10.99.0.1:8080"\n' >/tmp/bench-ts.toml
+chmod 644 /tmp/bench-ts.toml
+id dev >/dev/null 2>&1 || useradd -m -s /bin/sh dev
+ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
+# troot VAR CMD...: like t, as root.
+troot() {
+	var=$1
+	shift
+	s=$(date +%s%N)
+	"$@" >/tmp/bench.out 2>&1 || { echo "bench: $* failed:" >&2; cat /tmp/bench.out >&2; failed=1; }
+	ms "$s" >>"/tmp/$var"
+}
+until_ssh() { i=0; until laptop_ts ssh "dev@$1" -- true >/dev/null 2>&1; do i=$((i + 1)); [ $i -gt 120 ] && return 1; sleep 0.5; done; }
+for i in $(seq 1 "$N"); do
+	s=$(date +%s%N)
+	as alice env DEVBOX_QUADLET_CONFIG=/tmp/bench-ts.toml $dq create "tsb$i" >/tmp/bench.out 2>&1 || { cat /tmp/bench.out >&2; failed=1; }
+	ms "$s" >>/tmp/ts_create
+	until_ssh "tsb$i" || failed=1
+	ms "$s" >>/tmp/ts_create_ssh
+	for j in 1 2 3; do troot ts_ssh laptop_ts ssh "dev@tsb$i" -- true; done
+	as alice env DEVBOX_QUADLET_CONFIG=/tmp/bench-ts.toml $dq destroy --yes --no-archive "tsb$i" >/dev/null 2>&1
+	# The bare node: a tailscaled joined with a tagged key of alice's, so
+	# the same SSH rule lets the laptop in as dev.
+	rm -rf /var/lib/bare-ts && mkdir -p /var/lib/bare-ts /run/bare-ts
+	s=$(date +%s%N)
+	systemd-run --quiet --unit="bare-ts-$i" --property=KillMode=mixed /usr/bin/env TS_DEBUG_USE_DERP_HTTP=1 \
+		tailscaled --tun=userspace-networking --statedir=/var/lib/bare-ts --socket=/run/bare-ts/tailscaled.sock --port=0 --no-logs-no-support
+	k=0
+	until tailscale --socket=/run/bare-ts/tailscaled.sock status >/dev/null 2>&1 || [ $k -gt 120 ]; do k=$((k + 1)); sleep 0.25; done
+	tailscale --socket=/run/bare-ts/tailscaled.sock up --auth-key="$(preauth_key alice)" --hostname="bare$i" --ssh \
+		--login-server=http://10.99.0.1:8080 --timeout=90s >/dev/null 2>&1 || failed=1
+	until_ssh "bare$i" || failed=1
+	ms "$s" >>/tmp/bare_up_ssh
+	for j in 1 2 3; do troot bare_ssh laptop_ts ssh "dev@bare$i" -- true; done
+	tailscale --socket=/run/bare-ts/tailscaled.sock logout >/dev/null 2>&1
+	systemctl stop "bare-ts-$i" >/dev/null 2>&1
+done
+echo "== tailnet medians of $N runs, milliseconds"
+for v in ts_create ts_create_ssh bare_up_ssh ts_ssh bare_ssh; do
+	printf '%-14s %6s ms\n' "$v" "$(median $v)"
+done
+echo "create to Tailscale SSH answering / bare tailscaled start to SSH: $(r "$(median ts_create_ssh)" "$(median bare_up_ssh)")"
+echo "tailscale ssh -- true, container / bare node:                   $(r "$(median ts_ssh)" "$(median bare_ssh)")   (seed target: connection < 5 s)"
 exit $failed

@@ -95,3 +95,38 @@ import_payload_image() {
 	as "$1" podman import --change 'CMD ["/entrypoint"]' "$root.tar" "$2" >/dev/null
 	rm -rf "$root" "$root.tar"
 }
+
+# setup_tailnet runs the test bed's real tailnet (test/vm/guest-tailnet.sh):
+# headscale on 10.99.0.1:8080, real tagged pre-auth keys of alice and bob
+# where the agent's file backend reads them (replacing install_test_keys'
+# made-up ones), and alice's laptop node. Containers of the real image join
+# it when the config sets [tailnet] login_server.
+setup_tailnet() {
+	. /share/guest-tailnet.sh
+	install_tailnet_bins || return 1
+	start_headscale || return 1
+	for u in alice bob; do
+		k=$(preauth_key "$u") || return 1
+		printf '%s\n' "$k" >"/run/devbox-authkeys/$u-tailscale-authkey"
+		chown devbox-quadlet:devbox-quadlet "/run/devbox-authkeys/$u-tailscale-authkey"
+		chmod 0600 "/run/devbox-authkeys/$u-tailscale-authkey"
+	done
+	start_laptop || return 1
+	echo "== tailnet: headscale $(headscale version 2>/dev/null | head -n1), laptop $(laptop_ts ip -4 2>/dev/null)"
+}
+
+# load_devbox_image USER...: import the real devbox image (containers/,
+# built on the host) as localhost/devbox:latest for each USER, the way an
+# admin does (containers/load.sh).
+load_devbox_image() {
+	s=$(date +%s)
+	# One import per user, side by side: each is mostly I/O through the
+	# 9p share (about 130 s alone under TCG).
+	pids=''
+	for u in "$@"; do
+		bash /share/containers/load.sh --dir /share/image "$u" &
+		pids="$pids $!"
+	done
+	for p in $pids; do wait "$p" || return 1; done
+	echo "== devbox image ($(du -h /share/image/devbox.tar | cut -f1)) imported for $* in $(($(date +%s) - s)) s"
+}

@@ -165,6 +165,7 @@ expired_key() {
 
 # laptop_ts ARGS...: the tailscale CLI against the laptop's tailscaled.
 laptop_ts() {
+	HOME=${HOME:-/root} \
 	"$TAILNET_BIN/tailscale" --socket="$LAPTOP_RUN/tailscaled.sock" "$@"
 }
 

@@ -16,6 +16,9 @@ if [ -n "$FOCUS_USER$FOCUS_ROOT" ]; then
 	echo "== focused run: alice '${FOCUS_USER:-none}', root '${FOCUS_ROOT:-none}'"
 	for u in alice bob carol; do as $u $e2e -test.run '^$' >/dev/null || rc=1; done
 	[ -z "$FOCUS_USER" ] || as alice $e2e -test.timeout 25m -test.run "$FOCUS_USER" || rc=1
+	if [ -n "$FOCUS_ROOT" ] && echo "$FOCUS_ROOT" | grep -q Tailnet; then
+		{ setup_tailnet && load_devbox_image alice bob; } || rc=1
+	fi
 	[ -z "$FOCUS_ROOT" ] || $e2e -test.timeout 20m -test.run "$FOCUS_ROOT" || rc=1
 	exit $rc
 fi
@@ -23,12 +26,19 @@ case "${DEVBOX_BOOT:-1}" in
 1)
 	echo "== guest: $(systemctl --version | head -n1), $(podman --version)"
 	echo "== e2e as alice"
-	as alice $e2e -test.timeout 30m -test.skip '^TestReboot$|^TestAgent|^TestSecrets|^TestHostile' || rc=1
+	as alice $e2e -test.timeout 30m -test.skip '^TestReboot$|^TestAgent|^TestSecrets|^TestHostile|^TestTailnet' || rc=1
 	echo "== e2e as bob (create, limits, list, destroy)"
 	as bob $e2e -test.timeout 10m -test.run 'TestCreateLimitsListDestroy/demo' || rc=1
 	echo "== e2e as root: the host agent, the secrets across users, a missing podman and a full disk"
 	as carol $e2e -test.run '^$' >/dev/null || rc=1 # imports carol's test images
 	$e2e -test.timeout 30m -test.run '^TestAgent|^TestSecrets|^TestHostile' || rc=1
+	echo "== e2e as root: the real dev image on a real tailnet (headscale, tailscaled)"
+	if setup_tailnet && load_devbox_image alice bob; then
+		$e2e -test.timeout 20m -test.run '^TestTailnet' || rc=1
+	else
+		echo "== the tailnet or the image could not be set up"
+		rc=1
+	fi
 	echo "== reboot test, boot 1 of 2: prepare"
 	as alice $e2e -test.timeout 5m -test.run '^TestReboot$' -reboot prepare || rc=1
 	;;
