@@ -159,19 +159,28 @@ func waitUntil(bound time.Duration, cond func() bool) bool {
 	}
 }
 
+// listener is a TCP socket listening in a container beyond loopback.
+type listener struct {
+	port  uint64
+	owner string // the owning process's comm and argv
+}
+
+func (l listener) String() string { return fmt.Sprintf("port %d (%s)", l.port, l.owner) }
+
 // listenersOutsideLoopback lists the TCP sockets listening inside the
-// container on anything but loopback, from its /proc/net/tcp{,6}.
-func listenersOutsideLoopback(t *testing.T, login, ctr string) []string {
+// container on anything but loopback, from its /proc/net/tcp{,6}, with the
+// process that owns each.
+func listenersOutsideLoopback(t *testing.T, login, ctr string) []listener {
 	t.Helper()
 	r := inContainer(t, login, ctr, "cat", "/proc/net/tcp", "/proc/net/tcp6")
 	if r.code != 0 {
 		t.Fatalf("reading the container's sockets: %s", r)
 	}
-	var bad []string
+	var out []listener
 	sc := bufio.NewScanner(strings.NewReader(r.stdout))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) < 4 || f[3] != "0A" { // 0A is TCP_LISTEN
+		if len(f) < 10 || f[3] != "0A" { // 0A is TCP_LISTEN
 			continue
 		}
 		addr, port, _ := strings.Cut(f[1], ":")
@@ -180,15 +189,21 @@ func listenersOutsideLoopback(t *testing.T, login, ctr string) []string {
 			continue
 		}
 		p, _ := strconv.ParseUint(port, 16, 16)
-		owner := ""
-		if len(f) > 9 {
-			// Name the process that owns the socket, for the message.
-			find := `for p in /proc/[0-9]*; do ls -l $p/fd 2>/dev/null | grep -q "socket:\[` + f[9] + `\]" && echo "$(cat $p/comm) $(tr '\0' ' ' <$p/cmdline)"; done`
-			owner = strings.TrimSpace(inContainer(t, login, ctr, "sh", "-c", find).stdout)
-		}
-		bad = append(bad, fmt.Sprintf("%s port %d (%s)", addr, p, owner))
+		find := `for p in /proc/[0-9]*; do ls -l $p/fd 2>/dev/null | grep -q "socket:\[` + f[9] + `\]" && echo "$(cat $p/comm) $(tr '\0' ' ' <$p/cmdline)"; done`
+		out = append(out, listener{port: p, owner: strings.TrimSpace(inContainer(t, login, ctr, "sh", "-c", find).stdout)})
 	}
-	return bad
+	return out
+}
+
+// answersFromOutsideTheTailnet sends an HTTP request to port from the
+// container's own non-tailnet address and returns whatever came back.
+func answersFromOutsideTheTailnet(t *testing.T, login, ctr string, port uint64) string {
+	t.Helper()
+	script := `a=$(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1)
+exec 3<>/dev/tcp/$a/` + strconv.FormatUint(port, 10) + ` || exit 0
+printf 'GET / HTTP/1.0\r\n\r\n' >&3
+timeout 5 cat <&3`
+	return inContainer(t, login, ctr, "bash", "-c", script).stdout
 }
 
 // sessionMtime is the mtime of the container's session file on the host.
@@ -280,8 +295,19 @@ func TestTailnetDevContainer(t *testing.T) {
 	if !strings.Contains(http, "code-server") || !strings.Contains(strings.ToLower(http), "password") {
 		t.Errorf("GET /login from code-server over the tailnet did not return its login page:\n%.600s", http)
 	}
-	if bad := listenersOutsideLoopback(t, "alice", ctr); len(bad) > 0 {
-		t.Errorf("the container listens outside loopback: %v (services must be reachable on the tailnet only)", bad)
+	// Services listen on loopback and reach the tailnet through tailscale
+	// serve. The one exception is tailscaled's own PeerAPI, which in
+	// userspace-networking mode listens on all addresses and closes every
+	// connection that does not come from a tailnet peer
+	// (ipn/ipnlocal/peerapi.go); that it answers nothing is checked.
+	for _, l := range listenersOutsideLoopback(t, "alice", ctr) {
+		if !strings.HasPrefix(l.owner, "tailscaled ") {
+			t.Errorf("the container listens outside loopback: %s (services must be reachable on the tailnet only)", l)
+			continue
+		}
+		if got := answersFromOutsideTheTailnet(t, "alice", ctr, l.port); got != "" {
+			t.Errorf("tailscaled's %s answered a request from outside the tailnet:\n%.300s", l, got)
+		}
 	}
 
 	// An open Tailscale SSH session moves the session file, and the reaper
