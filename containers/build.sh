@@ -68,44 +68,9 @@ for b in "$tailnet/tailscale" "$tailnet/tailscaled" "$init"; do
 	[ -f "$b" ] && [ -x "$b" ] || die "$b is not an executable file"
 done
 
-# mirror returns the Debian mirror URL from apt's configuration, never a
-# hard-coded host (the same logic as test/vm/build-image.sh).
-# DEVBOX_DEBIAN_MIRROR overrides it (e.g. on Ubuntu hosts).
-mirror() {
-	if [ -n "${DEVBOX_DEBIAN_MIRROR:-}" ]; then
-		echo "$DEVBOX_DEBIAN_MIRROR"
-		return
-	fi
-	local f u
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -e "$f" ] || continue
-		u=$(awk '/^URIs:/ {print $2}' "$f" | grep -v -- '-security' | head -n1 || true)
-		if [ -n "$u" ]; then echo "$u"; return; fi
-	done
-	if [ -e /etc/apt/sources.list ]; then
-		u=$(awk '$1 == "deb" && $2 !~ /^\[/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list)
-		if [ -n "$u" ]; then echo "$u"; return; fi
-	fi
-	die "cannot find a Debian mirror in apt's sources; set DEVBOX_DEBIAN_MIRROR"
-}
-
-# security_mirror returns the Debian security mirror from apt's configuration,
-# or nothing. DEVBOX_DEBIAN_SECURITY_MIRROR overrides it; "none" disables it.
-security_mirror() {
-	if [ -n "${DEVBOX_DEBIAN_SECURITY_MIRROR:-}" ]; then
-		[ "$DEVBOX_DEBIAN_SECURITY_MIRROR" = none ] || echo "$DEVBOX_DEBIAN_SECURITY_MIRROR"
-		return
-	fi
-	local f u
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -e "$f" ] || continue
-		u=$(awk '/^URIs:/ {print $2}' "$f" | grep -- '-security' | head -n1 || true)
-		if [ -n "$u" ]; then echo "$u"; return; fi
-	done
-	if [ -e /etc/apt/sources.list ]; then
-		awk '$1 == "deb" && $2 !~ /^\[/ && $2 ~ /debian-security/ {print $2; exit}' /etc/apt/sources.list
-	fi
-}
+# The mirrors come from this host's apt configuration (shared with the VM
+# image's build).
+. "$here/../scripts/debian-mirror.sh"
 
 # pkglist prints the package names of a list file: comments and blanks dropped.
 pkglist() { sed -e 's/#.*//' -e 's/[[:space:]]\+/\n/g' "$1" | grep -v '^$' || true; }
@@ -115,8 +80,8 @@ if ! command -v debootstrap >/dev/null 2>&1; then
 	apt-get install -y debootstrap >&2
 fi
 
-MIRROR=$(mirror)
-SECURITY=$(security_mirror)
+MIRROR=$(debian_mirror) || exit 1
+SECURITY=$(debian_security_mirror)
 CODE_SERVER=$(tr -d '[:space:]' <"$here/code-server.version")
 NPM_REGISTRY=${DEVBOX_NPM_REGISTRY:-https://registry.npmjs.org/}
 [ -n "$CODE_SERVER" ] || die "containers/code-server.version is empty"

@@ -147,7 +147,12 @@ func run(t *testing.T, name string, args ...string) result {
 	// still be able to destroy what the test made.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
+	return runCmd(t, exec.CommandContext(ctx, name, args...))
+}
+
+// runCmd runs a prepared command as run does.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
@@ -156,7 +161,7 @@ func run(t *testing.T, name string, args ...string) result {
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("%s %v: %v", name, args, err)
+		t.Fatalf("%s: %v", strings.Join(cmd.Args, " "), err)
 	}
 	return r
 }

@@ -70,19 +70,7 @@ func laptop(t *testing.T, bound time.Duration, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
-	cmd := laptopCmd(ctx, args...)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		r.code = -1
-		r.stderr += err.Error()
-	}
-	return r
+	return runCmd(t, laptopCmd(ctx, args...))
 }
 
 // laptopCmd is the laptop's tailscale CLI. `tailscale ssh` runs the ssh

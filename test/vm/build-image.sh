@@ -11,28 +11,11 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${DEVBOX_VM_CACHE:-/var/cache/devbox-quadlet/vm}
 
-# mirror returns the Debian mirror URL from apt's configuration, never a
-# hard-coded host. DEVBOX_DEBIAN_MIRROR overrides it (e.g. on Ubuntu hosts).
-mirror() {
-	if [ -n "${DEVBOX_DEBIAN_MIRROR:-}" ]; then
-		echo "$DEVBOX_DEBIAN_MIRROR"
-		return
-	fi
-	local f u
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -e "$f" ] || continue
-		u=$(awk '/^URIs:/ {print $2}' "$f" | grep -v -- '-security' | head -n1 || true)
-		if [ -n "$u" ]; then echo "$u"; return; fi
-	done
-	if [ -e /etc/apt/sources.list ]; then
-		u=$(awk '$1 == "deb" && $2 !~ /^\[/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list)
-		if [ -n "$u" ]; then echo "$u"; return; fi
-	fi
-	echo "build-image: cannot find a Debian mirror in apt's sources; set DEVBOX_DEBIAN_MIRROR" >&2
-	exit 1
-}
+# The mirror comes from this host's apt configuration, never a hard-coded
+# host (scripts/debian-mirror.sh; DEVBOX_DEBIAN_MIRROR overrides it).
+. "$here/../../scripts/debian-mirror.sh"
 
-MIRROR=$(mirror)
+MIRROR=$(debian_mirror) || exit 1
 PACKAGES=systemd,systemd-sysv,openssh-client,dbus,dbus-user-session,libpam-systemd,podman,crun,passt,slirp4netns,uidmap,fuse-overlayfs,catatonit,linux-image-amd64,initramfs-tools,busybox-static,udev,kmod,iproute2,procps,util-linux,netavark,aardvark-dns,containers-storage,conmon,e2fsprogs,zstd
 USERS="alice:1000:100000 bob:1001:200000 carol:1002:300000"
 
