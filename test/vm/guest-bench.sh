@@ -119,6 +119,15 @@ for i in $(seq 1 "$N"); do
 	ms "$s" >>/tmp/ts_create
 	until_ssh "tsb$i" || failed=1
 	ms "$s" >>/tmp/ts_create_ssh
+	if [ "$i" = 1 ]; then
+		# What an idle dev container costs in CPU, against the reaper's
+		# cpu_active_threshold (default 2 min per hour): 60 s, no session.
+		sleep 20
+		c0=$(as alice systemctl --user show -P CPUUsageNSec devbox-tsb1.service)
+		sleep 60
+		c1=$(as alice systemctl --user show -P CPUUsageNSec devbox-tsb1.service)
+		echo "bench: idle real dev container: $(((c1 - c0) / 1000000)) ms CPU in 60 s, i.e. $(((c1 - c0) * 60 / 1000000000)) s per hour (TCG); the reaper counts more than 120 s per hour as activity"
+	fi
 	for j in 1 2 3; do troot ts_ssh laptop_ts ssh "dev@tsb$i" -- true; done
 	as alice env DEVBOX_QUADLET_CONFIG=/tmp/bench-ts.toml $dq destroy --yes --no-archive "tsb$i" >/dev/null 2>&1
 	# The bare node: a tailscaled joined with a tagged key of alice's, so

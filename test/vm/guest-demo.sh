@@ -9,7 +9,7 @@ wait_user_manager alice
 install_agent
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 show() { step "$*"; as alice "$@" 2>&1; echo "(exit $?)"; }
-showroot() { step "$*"; "$@" 2>&1; echo "(exit $?)"; }
+showroot() { step "$*"; NO_COLOR=1 "$@" 2>&1; echo "(exit $?)"; }
 
 echo "guest: $(systemctl --version | head -n1), $(podman --version), user alice (uid 1000)"
 setup_tailnet || { echo "demo: the tailnet did not come up"; exit 1; }
