@@ -45,7 +45,7 @@ chmod -R a+rX "$run/share"
 cp "$here/guest-common.sh" "$run/share/"
 cp -r "$repo/contrib" "$run/share/contrib"
 cp "$here/guest-$mode.sh" "$run/share/run.sh"
-echo "DEVBOX_BENCH_N=${DEVBOX_BENCH_N:-5}" >"$run/share/bench.env"
+printf "DEVBOX_BENCH_N=%s\nDEVBOX_BENCH_PART=%s\n" "${DEVBOX_BENCH_N:-5}" "${DEVBOX_BENCH_PART:-all}" >"$run/share/bench.env"
 # For working on a few tests: DEVBOX_E2E_FOCUS_USER and DEVBOX_E2E_FOCUS_ROOT
 # are -test.run patterns for the alice and the root pass; with either set,
 # only those run, in one boot. CI sets neither.

@@ -10,6 +10,12 @@ install_agent
 N=${DEVBOX_BENCH_N:-5}
 dq=/share/bin/devbox-quadlet
 
+# DEVBOX_BENCH_PART: "all" (default), "verbs" or "tailnet".
+PART=${DEVBOX_BENCH_PART:-all}
+failed=0
+median() { sort -n "/tmp/$1" | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+r() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+if [ "$PART" != tailnet ]; then
 import_payload_image alice localhost/devbox:latest
 printf '[container]\nimage = "localhost/devbox:latest"\n\n[caps]\nmax_per_user = 60\n' >/tmp/bench.toml
 chmod 644 /tmp/bench.toml
@@ -24,7 +30,6 @@ as alice mkdir -p "$q"
 printf '[Container]\nImage=localhost/devbox:latest\nContainerName=bare\n' >"$q/bare.container"
 chown alice: "$q/bare.container"
 
-failed=0
 # t VAR CMD...: run CMD as alice and append its wall time in ms to /tmp/VAR.
 t() {
 	var=$1
@@ -40,7 +45,6 @@ t() {
 	fi
 	echo $(((e - s) / 1000000)) >>"/tmp/$var"
 }
-median() { sort -n "/tmp/$1" | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 for i in $(seq 1 "$N"); do
 	t reload systemctl --user daemon-reload
@@ -81,7 +85,6 @@ echo "== medians of $N runs, milliseconds (TCG; ratios are what SPEC §5 sets ta
 for v in reload bare_start bare_stop podman_run create stop start destroy list_units list podman_ps reap version; do
 	printf '%-12s %6s ms\n' "$v" "$(median $v)"
 done
-r() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 echo "== ratios"
 echo "create / (daemon-reload + start):  $(r "$(median create)" "$(($(median reload) + $(median bare_start)))")   target <= 1.15"
 echo "stop / systemctl --user stop:        $(r "$(median stop)" "$(median bare_stop)")   target <= 1.10"
@@ -89,6 +92,9 @@ echo "start / systemctl --user start:      $(r "$(median start)" "$(median bare_
 echo "list (50) / list-units:              $(r "$(median list)" "$(median list_units)")   target <= 1.20"
 echo "create / podman run -d:              $(r "$(median create)" "$(median podman_run)")   (context)"
 echo "reap sweep (50 containers):          $(median reap) ms   target < 1000 ms"
+
+fi
+[ "$PART" = verbs ] && exit $failed
 
 # The tailnet: the real image on the test bed's real tailnet (headscale,
 # tailscaled). Create to Tailscale SSH answering, and one `tailscale ssh`
@@ -100,7 +106,7 @@ if ! setup_tailnet || ! load_devbox_image alice; then
 	exit 1
 fi
 echo "bench: image $(as alice podman image inspect --format '{{.Size}}' localhost/devbox:latest) bytes in alice's store"
-printf '[container]\ncpus = 1\nmemory = "1G"\n\n[tailnet]\nlogin_server = "http://10.99.0.1:8080"\n' >/tmp/bench-ts.toml
+printf '[container]\ncpus = 1\nmemory = "1G"\n\n[caps]\nmax_per_user = 60\n\n[tailnet]\nlogin_server = "http://10.99.0.1:8080"\n' >/tmp/bench-ts.toml
 chmod 644 /tmp/bench-ts.toml
 id dev >/dev/null 2>&1 || useradd -m -s /bin/sh dev
 ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
@@ -112,7 +118,7 @@ troot() {
 	"$@" >/tmp/bench.out 2>&1 || { echo "bench: $* failed:" >&2; cat /tmp/bench.out >&2; failed=1; }
 	ms "$s" >>"/tmp/$var"
 }
-until_ssh() { i=0; until laptop_ts ssh "dev@$1" -- true >/dev/null 2>&1; do i=$((i + 1)); [ $i -gt 120 ] && return 1; sleep 0.5; done; }
+until_ssh() { _n=0; until laptop_ts ssh "dev@$1" -- true >/dev/null 2>&1; do _n=$((_n + 1)); [ $_n -gt 120 ] && return 1; sleep 0.5; done; }
 for i in $(seq 1 "$N"); do
 	s=$(date +%s%N)
 	as alice env DEVBOX_QUADLET_CONFIG=/tmp/bench-ts.toml $dq create "tsb$i" >/tmp/bench.out 2>&1 || { cat /tmp/bench.out >&2; failed=1; }
