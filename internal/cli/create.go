@@ -207,7 +207,7 @@ func runCreate(c *cli.Context, env *Env) error {
 		return err
 	}
 	if !image.Exists {
-		return withHint(errdefs.Errorf(errdefs.System, "image %s is not in your podman image store", spec.Image), "%s", missingImageHint(spec.Image, cfg, env.UserName))
+		return withHint(errdefs.Errorf(errdefs.System, "image %s is not in your podman image store", spec.Image), "%s", missingImageHint(spec.Image, env.UserName))
 	}
 	// An image whose init reports readiness (devbox-init does) gets a unit
 	// whose start waits for it: create returns once the container is on

@@ -107,7 +107,7 @@ func withEarlierHint(err error, hint string) error {
 // built-in default image is the project's own, which an admin loads for
 // each user (containers/load.sh, or the NixOS module does it); any other
 // image is the user's to pull.
-func missingImageHint(ref config.ImageRef, cfg config.Config, user string) string {
+func missingImageHint(ref config.ImageRef, user string) string {
 	if ref == config.Default().Container.Image {
 		return fmt.Sprintf("the devbox image is loaded per user by the host's admin: ask them to run `containers/load.sh %s` (README: \"Build and load the dev image\"), or pick another image with --image", user)
 	}
