@@ -13,6 +13,7 @@ command -v zstd >/dev/null || need_pkgs+=(zstd)
 command -v nix-instantiate >/dev/null || need_pkgs+=(nix-bin)
 [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || need_pkgs+=(debian-archive-keyring)
 command -v git >/dev/null || need_pkgs+=(git)
+command -v make >/dev/null || need_pkgs+=(make)
 command -v curl >/dev/null || need_pkgs+=(curl ca-certificates)
 # The agent's tests run the real server on a private bus daemon.
 command -v dbus-daemon >/dev/null || need_pkgs+=(dbus-daemon)

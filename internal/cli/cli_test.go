@@ -30,6 +30,8 @@ type fakeSystemd struct {
 	reloadSaw [][]string
 	restarts  uint32
 	cpu       map[string]time.Duration
+	// unitFiles: where the manager finds a unit (the packaged reaper timer).
+	unitFiles map[string]string
 	// panicOnReload stands for a bug anywhere in a verb.
 	panicOnReload bool
 }
@@ -89,6 +91,10 @@ func (f *fakeSystemd) Units(_ context.Context, names []string) ([]sd.UnitState, 
 		out = append(out, st)
 	}
 	return out, nil
+}
+func (f *fakeSystemd) UnitFile(_ context.Context, u string) (string, bool, error) {
+	st := f.states[u]
+	return f.unitFiles[u], st.ActiveState == "active", nil
 }
 func (f *fakeSystemd) Close() {}
 

@@ -268,7 +268,7 @@ func runCreate(c *cli.Context, env *Env) error {
 		}
 		env.tracef("reserved with the host agent")
 	}
-	timerNew := false
+	timer := timerKeep
 	err = func() error {
 		// The podman secret is needed by the start, not by the reload: make
 		// it alongside the files and the reload, and always wait for it
@@ -304,7 +304,7 @@ func runCreate(c *cli.Context, env *Env) error {
 		// The reaper's timer is per user, not per container: installed by
 		// the first create that finds it missing, and kept by rollbacks.
 		var terr error
-		if timerNew, terr = ensureReapTimer(env, cfg, configFileArg(c, env)); terr != nil {
+		if timer, terr = ensureReapTimer(c.Context, env, sys, cfg, configFileArg(c, env)); terr != nil {
 			warnf(env, "the reaper's timer was not installed: %v", terr)
 		}
 		if err := sys.Reload(c.Context); err != nil {
@@ -363,9 +363,14 @@ func runCreate(c *cli.Context, env *Env) error {
 	if err := env.clearIntent(name); err != nil {
 		return err
 	}
-	if timerNew {
+	switch timer {
+	case timerStart:
 		if err := sys.Start(c.Context, reaper.TimerUnit); err != nil {
 			warnf(env, "the reaper's timer is installed but did not start: %v", err)
+		}
+	case timerRestart:
+		if err := sys.Restart(c.Context, reaper.TimerUnit); err != nil {
+			warnf(env, "the reaper's timer did not restart with the new settings: %v", err)
 		}
 	}
 

@@ -36,6 +36,7 @@ type Systemd interface {
 	Units(ctx context.Context, names []string) ([]sd.UnitState, error)
 	ServiceStatus(ctx context.Context, unit string) (sd.Status, error)
 	CPUUsage(ctx context.Context, unit string) (time.Duration, bool, error)
+	UnitFile(ctx context.Context, unit string) (path string, active bool, err error)
 	Close()
 }
 

@@ -285,3 +285,61 @@ func TestReapDialsTheAgentOncePerSweep(t *testing.T) {
 		t.Errorf("stopping two: %d dials, agent calls %v; want one dial and both stops", dials, a.calls)
 	}
 }
+
+// TestCreateAdaptsThePackagedReapTimer: with the timer `make install` ships,
+// create writes no units of its own, only drop-ins for a config that differs
+// from the packaged one, keeps them current, and removes them when they are
+// no longer needed.
+func TestCreateAdaptsThePackagedReapTimer(t *testing.T) {
+	h := newHarness(t)
+	withClock(t, h)
+	h.sys.unitFiles = map[string]string{"devbox-quadlet-reap.timer": "/usr/lib/systemd/user/devbox-quadlet-reap.timer"}
+	h.vars["DEVBOX_QUADLET_CONFIG"] = h.env.DefaultConfig
+	if code := h.run("create", "demo"); code != 0 {
+		t.Fatalf("create: %d %s", code, h.errOut)
+	}
+	dir := h.env.UserUnitDir()
+	if _, err := os.Stat(filepath.Join(dir, "devbox-quadlet-reap.timer")); !os.IsNotExist(err) {
+		t.Errorf("create wrote its own timer next to the packaged one: %v", err)
+	}
+	timerDropIn := filepath.Join(dir, "devbox-quadlet-reap.timer.d", "50-devbox-quadlet.conf")
+	serviceDropIn := filepath.Join(dir, "devbox-quadlet-reap.service.d", "50-devbox-quadlet.conf")
+	if b, err := os.ReadFile(timerDropIn); err != nil || !strings.Contains(string(b), "OnUnitActiveSec=\nOnStartupSec=10s\nOnUnitActiveSec=10s\n") {
+		t.Errorf("timer drop-in: %v\n%s", err, b)
+	}
+	if b, err := os.ReadFile(serviceDropIn); err != nil || !strings.Contains(string(b), "Environment=DEVBOX_QUADLET_CONFIG="+h.env.DefaultConfig+"\n") {
+		t.Errorf("service drop-in: %v\n%s", err, b)
+	}
+	if !slices.Contains(h.sys.calls, "restart devbox-quadlet-reap.timer") {
+		t.Errorf("the timer was not restarted with its new drop-ins: %v", h.sys.calls)
+	}
+
+	// The same config again, with the timer running: nothing to do.
+	h.sys.states = map[string]sd.UnitState{"devbox-quadlet-reap.timer": {ActiveState: "active"}}
+	h.sys.calls = nil
+	if code := h.run("create", "demo2"); code != 0 {
+		t.Fatalf("create: %d %s", code, h.errOut)
+	}
+	for _, c := range h.sys.calls {
+		if strings.Contains(c, "reap.timer") {
+			t.Errorf("an unchanged, running timer was touched: %v", h.sys.calls)
+		}
+	}
+
+	// The default config file: the service drop-in goes; the interval
+	// (10 s here) still needs the timer's.
+	delete(h.vars, "DEVBOX_QUADLET_CONFIG")
+	h.sys.calls = nil
+	if code := h.run("create", "demo3"); code != 0 {
+		t.Fatalf("create: %d %s", code, h.errOut)
+	}
+	if _, err := os.Stat(serviceDropIn); !os.IsNotExist(err) {
+		t.Errorf("a stale service drop-in stayed: %v", err)
+	}
+	if _, err := os.Stat(timerDropIn); err != nil {
+		t.Errorf("the timer drop-in went: %v", err)
+	}
+	if !slices.Contains(h.sys.calls, "restart devbox-quadlet-reap.timer") {
+		t.Errorf("the timer was not restarted: %v", h.sys.calls)
+	}
+}

@@ -242,6 +242,21 @@ func (m *Manager) ServiceStatus(ctx context.Context, unit string) (Status, error
 	return st, nil
 }
 
+// UnitFile says where the manager found unit: its FragmentPath, "" when
+// no unit file of that name exists in its search path (LoadState
+// not-found), and whether the unit is active. Reading a property of a unit
+// makes systemd load it, so a file installed since the last reload is seen.
+func (m *Manager) UnitFile(ctx context.Context, unit string) (path string, active bool, err error) {
+	u, err := m.conn.GetUnitPropertiesContext(ctx, unit)
+	if err != nil {
+		return "", false, errdefs.Errorf(errdefs.System, "read properties of %s: %w", unit, err)
+	}
+	if str(u["LoadState"]) == "not-found" {
+		return "", false, nil
+	}
+	return str(u["FragmentPath"]), str(u["ActiveState"]) == "active", nil
+}
+
 // CPUUsage reads CPUUsageNSec of a service: one property read, for the
 // reaper's sweep. ok is false when systemd has no value (a stopped unit).
 func (m *Manager) CPUUsage(ctx context.Context, unit string) (time.Duration, bool, error) {
