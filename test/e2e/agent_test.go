@@ -361,7 +361,11 @@ func TestAgentStandalone(t *testing.T) {
 func TestAgentRequiredButDown(t *testing.T) {
 	requireRoot(t)
 	cfg := userConfig(t, "required")
-	activation := "/usr/share/dbus-1/system-services/io.github.DevboxQuadlet.Agent1.service"
+	// `make install` puts it under its PREFIX (/usr/local by default).
+	activation := "/usr/local/share/dbus-1/system-services/io.github.DevboxQuadlet.Agent1.service"
+	if _, err := os.Stat(activation); err != nil {
+		activation = "/usr/share/dbus-1/system-services/io.github.DevboxQuadlet.Agent1.service"
+	}
 	saved, err := os.ReadFile(activation)
 	if err != nil {
 		t.Fatal(err)

@@ -37,14 +37,16 @@ func reaperConfig(t *testing.T) string {
 	return p
 }
 
-// removeReapTimer takes away the reaper's timer, so the next create
-// installs one with the current config.
+// removeReapTimer stops the reaper's timer and takes away what create wrote
+// for it (drop-ins next to the packaged units, or per-user units on a host
+// without them), so the next create sets it up with the current config.
 func removeReapTimer(t *testing.T) {
 	t.Helper()
-	systemctl(t, "disable", "--now", "devbox-quadlet-reap.timer")
+	systemctl(t, "stop", "devbox-quadlet-reap.timer")
 	dir := filepath.Join(os.Getenv("HOME"), ".config", "systemd", "user")
-	for _, f := range []string{"devbox-quadlet-reap.timer", "devbox-quadlet-reap.service", "timers.target.wants/devbox-quadlet-reap.timer"} {
-		os.Remove(filepath.Join(dir, f))
+	for _, f := range []string{"devbox-quadlet-reap.timer", "devbox-quadlet-reap.service", "timers.target.wants/devbox-quadlet-reap.timer",
+		"devbox-quadlet-reap.timer.d", "devbox-quadlet-reap.service.d"} {
+		os.RemoveAll(filepath.Join(dir, f))
 	}
 	systemctl(t, "daemon-reload")
 }

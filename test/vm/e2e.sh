@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # e2e.sh builds the static devbox-quadlet and devbox-quadlet-agent binaries
-# and the e2e test binary,
+# and the e2e test binary, installs the host with `make install DESTDIR=`,
 # builds (or reuses) the VM image, boots it once, runs a guest script in it,
 # and prints the guest's output. MODE is "test" (the e2e suite) or "demo".
 #
@@ -14,8 +14,12 @@ run="$repo/build/vm-$mode"
 rm -rf "$run"
 mkdir -p "$run/share/bin"
 
-echo "== building static binaries" >&2
-(cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$run/share/bin/" ./cmd/devbox-quadlet ./cmd/devbox-quadlet-agent ./cmd/devbox-init)
+# The host is installed from what `make install` puts in DESTDIR, the same
+# tree a Debian/Ubuntu admin gets and the Nix package ships (the guest
+# copies it into / and runs systemd-sysusers; guest-common.sh install_host).
+echo "== building the static binaries and installing the host into the share (make install DESTDIR=...)" >&2
+make -C "$repo" --no-print-directory install DESTDIR="$run/share/root" >"$run/make-install.log"
+cp "$repo"/build/bin/devbox-quadlet "$repo"/build/bin/devbox-quadlet-agent "$repo"/build/bin/devbox-init "$run/share/bin/"
 if [ "$mode" = test ]; then
 	(cd "$repo" && CGO_ENABLED=0 go test -c -tags e2e -o "$run/share/bin/e2e.test" ./test/e2e)
 fi
@@ -43,7 +47,6 @@ cp "$here/guest-tailnet.sh" "$run/share/"
 cp -r "$repo/containers" "$run/share/containers"
 chmod -R a+rX "$run/share"
 cp "$here/guest-common.sh" "$run/share/"
-cp -r "$repo/contrib" "$run/share/contrib"
 cp "$here/guest-$mode.sh" "$run/share/run.sh"
 printf "DEVBOX_BENCH_N=%s\nDEVBOX_BENCH_PART=%s\n" "${DEVBOX_BENCH_N:-5}" "${DEVBOX_BENCH_PART:-all}" >"$run/share/bench.env"
 # For working on a few tests: DEVBOX_E2E_FOCUS_USER and DEVBOX_E2E_FOCUS_ROOT

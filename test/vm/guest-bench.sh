@@ -5,7 +5,7 @@
 . /share/guest-common.sh
 set -u
 wait_user_manager alice
-install_agent
+install_host
 . /share/bench.env
 N=${DEVBOX_BENCH_N:-5}
 dq=/share/bin/devbox-quadlet

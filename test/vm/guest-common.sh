@@ -20,16 +20,16 @@ wait_user_manager() {
 	as "$1" systemctl --user is-system-running --wait >/dev/null 2>&1 || true
 }
 
-# install_agent installs the host agent from the share the way a package or
-# the NixOS module would: binary, system user, unit, D-Bus policy and
-# activation file, and the host config. The agent then starts on demand.
-install_agent() {
-	install -m 0755 /share/bin/devbox-quadlet /share/bin/devbox-quadlet-agent /usr/local/bin/
-	id devbox-quadlet >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin devbox-quadlet
-	install -m 0644 /share/contrib/systemd/devbox-quadlet-agent.service /etc/systemd/system/
-	install -m 0644 /share/contrib/dbus/io.github.DevboxQuadlet.Agent1.conf /etc/dbus-1/system.d/
-	mkdir -p /usr/share/dbus-1/system-services /etc/devbox-quadlet
-	install -m 0644 /share/contrib/dbus/io.github.DevboxQuadlet.Agent1.service /usr/share/dbus-1/system-services/
+# install_host installs the host the way the README's Debian/Ubuntu steps
+# do: the tree `make install DESTDIR=/share/root` made on the build machine
+# (binaries, the agent's unit, D-Bus policy and activation file, sysusers
+# entry, the reaper's user units enabled for every user), then
+# systemd-sysusers and a reload of systemd and the bus, then the host config.
+# The agent then starts on demand.
+install_host() {
+	cp -R --preserve=mode,links /share/root/. /
+	systemd-sysusers
+	mkdir -p /etc/devbox-quadlet
 	cat >/etc/devbox-quadlet/config.toml <<'CONF'
 # The test bed's host config: the SPEC's default caps, a capacity large
 # enough that only the caps decide, and alice as the admin.
@@ -59,6 +59,10 @@ CONF
 	install_test_keys
 	systemctl daemon-reload
 	systemctl reload dbus 2>/dev/null || busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig
+	# The user managers started at boot, before the install: tell them, as
+	# a package's postinst would. The timer itself starts at each user's
+	# next manager start or next create.
+	for u in alice bob carol; do as "$u" systemctl --user daemon-reload || true; done
 }
 
 # install_test_keys writes a made-up auth key per test user: for the agent,

@@ -6,7 +6,7 @@
 . /share/guest-common.sh
 set -u
 wait_user_manager alice
-install_agent
+install_host
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 show() { step "$*"; as alice "$@" 2>&1; echo "(exit $?)"; }
 showroot() { step "$*"; NO_COLOR=1 "$@" 2>&1; echo "(exit $?)"; }
