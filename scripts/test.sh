@@ -21,11 +21,9 @@ step "staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags e2e ./test/e2e
 
-nix_files=$(git ls-files '*.nix' 2>/dev/null || true)
-if [ -n "$nix_files" ]; then
-	step "nix parse"
-	echo "$nix_files" | xargs nix-instantiate --parse >/dev/null
-fi
+step "nix: parse gate, nix/lib tests and goldens, users.nix against the Go validator (docs/nix.md)"
+bash scripts/nix-check.sh
+bash test/nix/flake-outputs.sh
 
 step "unit tests"
 go test -count=1 ./...
