@@ -60,7 +60,10 @@ install-bin:
 
 # install-data puts every non-binary file in place, with @BINDIR@ in the
 # units replaced by the installed binaries' directory: the units never name
-# the path a CLI happened to run from.
+# the path a CLI happened to run from. The timers.target.wants link enables
+# the reaper for every user, as `systemctl --global enable` would; an admin
+# opts a user out with `systemctl --user mask`, everyone with a mask in
+# /etc/systemd/user.
 install-data:
 	$(INSTALL) -d $(DESTDIR)$(SYSTEMDSYSTEMUNITDIR) $(DESTDIR)$(SYSTEMDUSERUNITDIR)/timers.target.wants \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DBUSSERVICEDIR) $(DESTDIR)$(DBUSPOLICYDIR) $(DESTDIR)$(DOCDIR)
@@ -68,9 +71,6 @@ install-data:
 	sed 's|@BINDIR@|$(BINDIR)|g' contrib/systemd/user/devbox-quadlet-reap.service.in >$(DESTDIR)$(SYSTEMDUSERUNITDIR)/devbox-quadlet-reap.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDSYSTEMUNITDIR)/devbox-quadlet-agent.service $(DESTDIR)$(SYSTEMDUSERUNITDIR)/devbox-quadlet-reap.service
 	$(INSTALL) -m 0644 contrib/systemd/user/devbox-quadlet-reap.timer $(DESTDIR)$(SYSTEMDUSERUNITDIR)/
-	# Enabled for every user, as `systemctl --global enable` would; an admin
-	# opts a user out with `systemctl --user mask`, or everyone with a mask
-	# in /etc/systemd/user.
 	ln -sf ../devbox-quadlet-reap.timer $(DESTDIR)$(SYSTEMDUSERUNITDIR)/timers.target.wants/devbox-quadlet-reap.timer
 	$(INSTALL) -m 0644 contrib/sysusers.d/devbox-quadlet.conf $(DESTDIR)$(SYSUSERSDIR)/devbox-quadlet.conf
 	$(INSTALL) -m 0644 contrib/dbus/io.github.DevboxQuadlet.Agent1.service $(DESTDIR)$(DBUSSERVICEDIR)/
