@@ -38,5 +38,8 @@ for target in \
 	go test -run '^$' -fuzz "^$fn\$" -fuzztime "${DEVBOX_FUZZTIME:-5s}" "$pkg"
 done
 
+step "make install: the trees README.md describes"
+bash test/install/check-tree.sh
+
 step "end-to-end suite in the trixie VM (systemd 257, podman 5.4)"
 bash test/vm/e2e.sh test
