@@ -26,7 +26,8 @@ bash scripts/nix-check.sh
 bash test/nix/flake-outputs.sh
 
 step "unit tests"
-go test -count=1 ./...
+mkdir -p build/cover
+go test -count=1 -coverprofile=build/cover/unit.out ./...
 
 step "fuzz (a few seconds per target)"
 for target in \
@@ -43,3 +44,7 @@ bash test/install/check-tree.sh
 
 step "end-to-end suite in the trixie VM (systemd 257, podman 5.4)"
 bash test/vm/e2e.sh test
+
+step "coverage: unit tests plus the edge tests run in the VM (internal/sd against the real user manager)"
+go run ./test/cover -profile build/cover/unit.out -profile build/vm-test/share/out/sd-e2e.cover \
+	internal/lifecycle internal/agent internal/sd internal/cli internal/quadlet internal/reaper internal/config

@@ -22,6 +22,9 @@ make -C "$repo" --no-print-directory install DESTDIR="$run/share/root" >"$run/ma
 cp "$repo"/build/bin/devbox-quadlet "$repo"/build/bin/devbox-quadlet-agent "$repo"/build/bin/devbox-init "$run/share/bin/"
 if [ "$mode" = test ]; then
 	(cd "$repo" && CGO_ENABLED=0 go test -c -tags e2e -o "$run/share/bin/e2e.test" ./test/e2e)
+	# The D-Bus edge's own tests against the real user manager, with
+	# coverage (scripts/coverage.sh merges it with the unit tests').
+	(cd "$repo" && CGO_ENABLED=0 go test -c -tags e2e -cover -coverpkg=./internal/sd -o "$run/share/bin/sd.test" ./internal/sd)
 fi
 chmod -R a+rX "$run/share"
 

@@ -10,11 +10,19 @@ for u in alice bob carol; do wait_user_manager "$u"; done
 install_host
 cd /tmp
 rc=0
+# The systemd D-Bus edge (internal/sd) against alice's real user manager,
+# with coverage for the host's report.
+run_sd_tests() {
+	echo "== internal/sd against the real user manager (as alice)"
+	as alice /share/bin/sd.test -test.v -test.coverprofile=/tmp/sd-e2e.cover || return 1
+	cp /tmp/sd-e2e.cover /share/out/sd-e2e.cover
+}
 FOCUS_USER='' FOCUS_ROOT=''
 . /share/focus.env 2>/dev/null || true
 if [ -n "$FOCUS_USER$FOCUS_ROOT" ]; then
 	echo "== focused run: alice '${FOCUS_USER:-none}', root '${FOCUS_ROOT:-none}'"
 	for u in alice bob carol; do as $u $e2e -test.run '^$' >/dev/null || rc=1; done
+	run_sd_tests || rc=1
 	[ -z "$FOCUS_USER" ] || as alice $e2e -test.timeout 25m -test.run "$FOCUS_USER" || rc=1
 	if [ -n "$FOCUS_ROOT" ] && echo "$FOCUS_ROOT" | grep -q Tailnet; then
 		{ setup_tailnet && load_devbox_image alice bob; } || rc=1
@@ -25,6 +33,7 @@ fi
 case "${DEVBOX_BOOT:-1}" in
 1)
 	echo "== guest: $(systemctl --version | head -n1), $(podman --version)"
+	run_sd_tests || rc=1
 	echo "== e2e as alice"
 	as alice $e2e -test.timeout 30m -test.skip '^TestReboot$|^TestAgent|^TestSecrets|^TestHostile|^TestTailnet|^TestInstall' || rc=1
 	echo "== e2e as bob (create, limits, list, destroy)"
