@@ -2,8 +2,11 @@ package reaper
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
+
+	"github.com/coreos/go-systemd/v22/unit"
 )
 
 // Unit names of the reaper's user timer and the service it runs.
@@ -53,22 +56,20 @@ func RenderTimer(exe, configPath string, interval time.Duration) ([]UnitFile, er
 	if err := checkInterval(interval); err != nil {
 		return nil, err
 	}
-	service := "# The devbox-quadlet reaper, one sweep of the user's containers. See docs/reaper.md.\n" +
-		"[Unit]\n" +
-		"Description=devbox-quadlet reaper: stop and destroy idle dev containers\n" +
-		"Documentation=https://github.com/devbox-quadlet/devbox-quadlet/blob/main/docs/reaper.md\n\n" +
-		"[Service]\n" +
-		"Type=oneshot\n" +
-		configEnv(configPath) +
-		"ExecStart=" + exe + " reap\n"
-	timer := "# The devbox-quadlet reaper's timer, for every user. See docs/reaper.md.\n" +
-		"[Unit]\n" +
-		"Description=devbox-quadlet reaper sweep\n\n" +
-		"[Timer]\n" +
-		timerLines(interval) + "\n" +
-		"[Install]\n" +
-		"WantedBy=timers.target\n"
-	return []UnitFile{{ServiceUnit, []byte(service)}, {TimerUnit, []byte(timer)}}, nil
+	service := []*unit.UnitOption{
+		unit.NewUnitOption("Unit", "Description", "devbox-quadlet reaper: stop and destroy idle dev containers"),
+		unit.NewUnitOption("Unit", "Documentation", "https://github.com/devbox-quadlet/devbox-quadlet/blob/main/docs/reaper.md"),
+		unit.NewUnitOption("Service", "Type", "oneshot"),
+	}
+	service = append(service, configEnv(configPath)...)
+	service = append(service, unit.NewUnitOption("Service", "ExecStart", exe+" reap"))
+	timer := []*unit.UnitOption{unit.NewUnitOption("Unit", "Description", "devbox-quadlet reaper sweep")}
+	timer = append(timer, timerOptions(interval)...)
+	timer = append(timer, unit.NewUnitOption("Install", "WantedBy", "timers.target"))
+	return []UnitFile{
+		{ServiceUnit, serialize("# The devbox-quadlet reaper, one sweep of the user's containers. See docs/reaper.md.", service)},
+		{TimerUnit, serialize("# The devbox-quadlet reaper's timer, for every user. See docs/reaper.md.", timer)},
+	}, nil
 }
 
 // RenderDropIns returns the drop-ins that adapt the packaged units to a
@@ -82,18 +83,27 @@ func RenderDropIns(configPath string, interval time.Duration) ([]UnitFile, error
 	if err := checkInterval(interval); err != nil {
 		return nil, err
 	}
-	const header = "# Written by devbox-quadlet create from the config it used; rewritten by\n# the next create. See docs/reaper.md.\n"
+	const header = "# Written by devbox-quadlet create from the config it used; rewritten by\n# the next create. See docs/reaper.md."
 	service := UnitFile{Name: ServiceUnit + ".d/" + DropInName}
 	if configPath != "" {
-		service.Content = []byte(header + "[Service]\n" + configEnv(configPath))
+		service.Content = serialize(header, configEnv(configPath))
 	}
 	timer := UnitFile{Name: TimerUnit + ".d/" + DropInName}
 	if interval != PackagedInterval {
 		// An empty assignment clears the packaged value: timers add up
 		// their triggers otherwise.
-		timer.Content = []byte(header + "[Timer]\nOnStartupSec=\nOnUnitActiveSec=\n" + timerLines(interval))
+		opts := []*unit.UnitOption{unit.NewUnitOption("Timer", "OnStartupSec", ""), unit.NewUnitOption("Timer", "OnUnitActiveSec", "")}
+		timer.Content = serialize(header, append(opts, timerOptions(interval)...))
 	}
 	return []UnitFile{service, timer}, nil
+}
+
+// serialize writes options with go-systemd's serialiser, as the quadlet
+// files are, under a comment header. Every value was checked by
+// checkUnitValues first: the serialiser does not escape.
+func serialize(header string, opts []*unit.UnitOption) []byte {
+	body, _ := io.ReadAll(unit.Serialize(opts))
+	return append([]byte(header+"\n"), body...)
 }
 
 func checkUnitValues(values ...string) error {
@@ -112,20 +122,22 @@ func checkInterval(interval time.Duration) error {
 	return nil
 }
 
-func configEnv(configPath string) string {
+func configEnv(configPath string) []*unit.UnitOption {
 	if configPath == "" {
-		return ""
+		return nil
 	}
-	return "Environment=DEVBOX_QUADLET_CONFIG=" + configPath + "\n"
+	return []*unit.UnitOption{unit.NewUnitOption("Service", "Environment", "DEVBOX_QUADLET_CONFIG="+configPath)}
 }
 
-func timerLines(interval time.Duration) string {
+func timerOptions(interval time.Duration) []*unit.UnitOption {
 	secs := int64(interval / time.Second)
 	accuracy := "1min"
 	if interval < 10*time.Minute {
 		accuracy = "1s"
 	}
-	return "OnStartupSec=" + fmt.Sprint(min(secs, 60)) + "s\n" +
-		"OnUnitActiveSec=" + fmt.Sprint(secs) + "s\n" +
-		"AccuracySec=" + accuracy + "\n"
+	return []*unit.UnitOption{
+		unit.NewUnitOption("Timer", "OnStartupSec", fmt.Sprint(min(secs, 60))+"s"),
+		unit.NewUnitOption("Timer", "OnUnitActiveSec", fmt.Sprint(secs)+"s"),
+		unit.NewUnitOption("Timer", "AccuracySec", accuracy),
+	}
 }
