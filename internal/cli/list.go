@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -14,7 +13,7 @@ import (
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
-	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/lifecycle"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
 )
@@ -79,44 +78,6 @@ func memoryCurrent(env *Env, unit string) *uint64 {
 	return &v
 }
 
-// ownContainers returns the specs of the containers in the user's quadlet
-// directory, sorted by name. Files that do not carry a valid container name
-// are not ours and are skipped.
-func ownContainers(env *Env) ([]quadlet.Spec, error) {
-	dir := env.QuadletDir()
-	entries, err := os.ReadDir(dir)
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, errdefs.Errorf(errdefs.System, "read %s: %w", dir, err)
-	}
-	var specs []quadlet.Spec
-	for _, e := range entries {
-		n := e.Name()
-		if !strings.HasPrefix(n, quadlet.Prefix) || !strings.HasSuffix(n, ".container") {
-			continue
-		}
-		name := strings.TrimSuffix(strings.TrimPrefix(n, quadlet.Prefix), ".container")
-		if policy.ValidateName(name) != nil {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(dir, n))
-		if err != nil {
-			return nil, errdefs.Errorf(errdefs.System, "read %s: %w", n, err)
-		}
-		s, err := quadlet.Parse(data)
-		if err != nil {
-			warnf(env, "skipping %s: %v", n, err)
-			continue
-		}
-		s.Name = name
-		specs = append(specs, s)
-	}
-	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
-	return specs, nil
-}
-
 func runList(c *cli.Context, env *Env) error {
 	if _, err := args(c); err != nil {
 		return err
@@ -157,6 +118,7 @@ func runList(c *cli.Context, env *Env) error {
 	}
 	env.tracef("parsed %d container files", len(specs))
 	res := listResult{Schema: 1, Mode: modeOf(ag), Containers: []listedEntry{}}
+	m := newManager(c, env, cfg)
 	if len(specs) > 0 {
 		sys, err := dial(c, env)
 		if err != nil {
@@ -184,18 +146,18 @@ func runList(c *cli.Context, env *Env) error {
 				created = s.Created.UTC().Format(time.RFC3339)
 			}
 			res.Containers = append(res.Containers, listedEntry{
-				Name: s.Name, Unit: quadlet.ServiceUnit(s.Name), State: stateWord(st),
+				Name: s.Name, Unit: quadlet.ServiceUnit(s.Name), State: lifecycle.StateWord(st),
 				ActiveState: st.ActiveState, SubState: st.SubState, Owner: s.Owner,
 				Image: string(s.Image), CPUs: float64(s.CPUs), MemoryMax: int64(s.Memory),
 				Created: created, Volume: quadlet.VolumeName(s.Name),
-				Autostart: env.autostartEnabled(s.Name),
-				Reaper:    reaperViewOf(env, cfg, s.Name),
+				Autostart: m.Layout.AutostartEnabled(s.Name),
+				Reaper:    m.ViewOf(s.Name),
 			})
-			if stateWord(st) == "running" {
+			if lifecycle.StateWord(st) == "running" {
 				e := &res.Containers[len(res.Containers)-1]
 				e.MemoryCurrent = memoryCurrent(env, quadlet.ServiceUnit(s.Name))
-				env.noteStateDir(s)
-				e.Tailnet = tailnetViewOf(env, s.Name, true)
+				m.Layout.NoteSpec(s)
+				e.Tailnet = tailnetViewOf(m, s.Name, true)
 			}
 		}
 	}
@@ -217,7 +179,7 @@ func runList(c *cli.Context, env *Env) error {
 		if e.Autostart {
 			auto = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.State, e.Tailnet.brief(), auto, config.CPUs(e.CPUs), config.Size(e.MemoryMax), use, e.Reaper.brief(), e.Created, e.Image)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.State, e.Tailnet.brief(), auto, config.CPUs(e.CPUs), config.Size(e.MemoryMax), use, e.Reaper.Brief(), e.Created, e.Image)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/lifecycle"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
 )
@@ -73,12 +74,18 @@ func counter(v uint64) *uint64 {
 }
 
 func runStatus(c *cli.Context, env *Env) error {
-	t, err := openTarget(c, env, targetOpts{agent: true})
+	t, err := openTarget(c, env)
 	if err != nil {
 		return err
 	}
-	defer t.close()
-	name, ag := t.name, t.ag
+	ag, err := hostAgent(c, env, t.cfg)
+	if err != nil {
+		return err
+	}
+	if ag != nil {
+		defer ag.Close()
+	}
+	name, m := t.name, newManager(c, env, t.cfg)
 	if c.Bool("all") {
 		return statusAll(c, env, ag, name)
 	}
@@ -103,16 +110,16 @@ func runStatus(c *cli.Context, env *Env) error {
 	}
 	res := statusResult{
 		Schema: 1, Mode: modeOf(ag), Name: name, Unit: unit,
-		State: stateWord(st.UnitState), ActiveState: st.ActiveState, SubState: st.SubState, Result: st.Result,
-		Autostart: env.autostartEnabled(name), Owner: spec.Owner, Image: string(spec.Image),
+		State: lifecycle.StateWord(st.UnitState), ActiveState: st.ActiveState, SubState: st.SubState, Result: st.Result,
+		Autostart: m.Layout.AutostartEnabled(name), Owner: spec.Owner, Image: string(spec.Image),
 		CPUs: float64(spec.CPUs), MemoryMax: int64(st.MemoryMax), TasksMax: int64(st.TasksMax),
 		MemoryCurrent: counter(st.MemoryCurrent), CPUUsageNSec: counter(st.CPUUsageNSec),
 		Restarts: st.NRestarts, Volume: quadlet.VolumeName(name),
 		UnitFile:  filepath.Join(env.QuadletDir(), quadlet.ContainerFile(name)),
 		Syncthing: spec.Syncthing,
 	}
-	res.Reaper = reaperViewOf(env, t.cfg, name)
-	res.Tailnet = tailnetViewOf(env, name, res.State == "running")
+	res.Reaper = m.ViewOf(name)
+	res.Tailnet = tailnetViewOf(m, name, res.State == "running")
 	if spec.Tailnet {
 		res.Secret, res.Hostname, res.Tags = quadlet.SecretName(name), name, quadlet.Tags(spec.Owner)
 	}
@@ -172,7 +179,7 @@ func runStatus(c *cli.Context, env *Env) error {
 	} else {
 		fmt.Fprintf(w, "  tailnet:    none (created without an auth key)\n")
 	}
-	fmt.Fprintf(w, "  reaper:     %s\n", res.Reaper.line())
+	fmt.Fprintf(w, "  reaper:     %s\n", res.Reaper.Line())
 	fmt.Fprintf(w, "  mode:       %s\n", modeLine(ag))
 	if st.LoadState != "loaded" {
 		return errdefs.Errorf(errdefs.System, "status %s: systemd has not loaded %s (load state %q)", name, unit, st.LoadState)
