@@ -96,6 +96,3 @@ func existing(env *Env, name string) ([]string, error) { return env.layout().Exi
 
 // admissionHint says what to do about a refusal from the host agent.
 func admissionHint(err error, name string) string { return lifecycle.AdmissionHint(err, name) }
-
-// tailnetEnabled says whether new containers get an auth key at all.
-func tailnetEnabled(cfg config.Config) bool { return lifecycle.TailnetEnabled(cfg) }
