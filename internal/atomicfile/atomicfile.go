@@ -52,3 +52,41 @@ func Replace(path string, data []byte) error {
 	}
 	return nil
 }
+
+// CreateNew writes data to path atomically and never replaces an existing
+// file: temporary file (mode perm), fsync, hard link into place, which
+// fails with an error satisfying errors.Is(err, os.ErrExist) instead of
+// overwriting, then fsync of the directory. The directory must exist.
+func CreateNew(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(perm)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Link(tmp.Name(), path)
+	}
+	if err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}

@@ -241,26 +241,16 @@ func warnf(env *Env, format string, args ...any) {
 	fmt.Fprintf(env.Stderr, "devbox-quadlet: "+format+"\n", args...)
 }
 
-// target is what a verb on one named container has opened: the validated
-// name, the config, the host agent (nil when standalone) and, if asked, the
-// user's lock.
+// target is a verb's validated NAME and the config it read.
 type target struct {
 	name string
 	cfg  config.Config
-	ag   Agent
-	lock *userLock
 }
 
-type targetOpts struct {
-	lock      bool // serialise with the user's other mutating verbs
-	mustExist bool // the container's files must be there (exit 3)
-	agent     bool // connect to the host agent if the config says so
-}
-
-// openTarget does the common first steps of a verb on NAME: validate the
-// name and the config and refuse root (touching nothing), then take the
-// lock, check that the container exists and connect to the agent.
-func openTarget(c *cli.Context, env *Env, o targetOpts) (*target, error) {
+// openTarget does the common first steps of a verb on NAME, touching
+// nothing: validate the name and the config and refuse root. The lock,
+// the existence check and the host agent are the lifecycle's.
+func openTarget(c *cli.Context, env *Env) (*target, error) {
 	name, err := oneName(c)
 	if err != nil {
 		return nil, err
@@ -275,35 +265,5 @@ func openTarget(c *cli.Context, env *Env, o targetOpts) (*target, error) {
 	if err := requireUser(env); err != nil {
 		return nil, err
 	}
-	t := &target{name: name, cfg: cfg}
-	if o.lock {
-		if t.lock, err = lockUser(env, c.Command.Name+" "+name); err != nil {
-			return nil, err
-		}
-	}
-	if o.mustExist {
-		if _, err := existing(env, name); err != nil {
-			t.close()
-			return nil, err
-		}
-	}
-	if o.agent {
-		if t.ag, err = hostAgent(c, env, cfg); err != nil {
-			t.close()
-			return nil, err
-		}
-		if o.lock {
-			replayPendingReleases(c.Context, env, t.ag)
-		}
-	}
-	return t, nil
-}
-
-func (t *target) close() {
-	if t.ag != nil {
-		t.ag.Close()
-	}
-	if t.lock != nil {
-		t.lock.Unlock()
-	}
+	return &target{name: name, cfg: cfg}, nil
 }

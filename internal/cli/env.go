@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -106,20 +105,7 @@ type Env struct {
 	// ExportTimeout bounds one `podman volume export` of a home (0:
 	// DefaultExportTimeout), so a hung podman cannot hold up the user.
 	ExportTimeout time.Duration
-
-	// stateDirs caches containerStateDir.
-	stateDirs map[string]string
 }
-
-// Bounds on waiting, overridable in Env for tests.
-const (
-	// DefaultLockTimeout is longer than a create that waits out a slow
-	// start (quadlet.StartTimeout is 300 s) only for the reaper's sake: a
-	// person sees who holds the lock after a moment and can Ctrl-C.
-	DefaultLockTimeout = 6 * time.Minute
-	// DefaultExportTimeout bounds the export of one home volume.
-	DefaultExportTimeout = 30 * time.Minute
-)
 
 // DefaultEnv is the environment of the running process.
 func DefaultEnv() *Env {
@@ -168,21 +154,4 @@ func DefaultEnv() *Env {
 		e.tracef("start-up done")
 	}
 	return e
-}
-
-// QuadletDir is the user's quadlet directory, where podman's user generator
-// looks for .container and .volume files.
-func (e *Env) QuadletDir() string {
-	if x := e.Getenv("XDG_CONFIG_HOME"); x != "" {
-		return filepath.Join(x, "containers", "systemd")
-	}
-	return filepath.Join(e.Home, ".config", "containers", "systemd")
-}
-
-// StateDir is the per-user state directory of SPEC §6.
-func (e *Env) StateDir() string {
-	if x := e.Getenv("XDG_STATE_HOME"); x != "" {
-		return filepath.Join(x, "devbox-quadlet")
-	}
-	return filepath.Join(e.Home, ".local", "state", "devbox-quadlet")
 }

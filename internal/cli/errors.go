@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -9,30 +8,17 @@ import (
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 )
 
-// hinted adds the third part of an R-09 message, what to do next. Hints are
-// added here at the CLI boundary only; lower layers say what and why.
-type hinted struct {
-	err  error
-	hint string
-}
-
-func (h *hinted) Error() string { return h.err.Error() }
-func (h *hinted) Unwrap() error { return h.err }
-
+// withHint adds what to do next to err (errdefs.WithHint).
 func withHint(err error, format string, args ...any) error {
-	if err == nil {
-		return nil
-	}
-	return &hinted{err: err, hint: fmt.Sprintf(format, args...)}
+	return errdefs.WithHint(err, format, args...)
 }
 
 // printError writes err to w as "devbox-quadlet: <what and why>" followed by a
 // hint line when one is known.
 func printError(w io.Writer, err error) {
 	fmt.Fprintf(w, "devbox-quadlet: %s\n", oneLine(err.Error()))
-	var h *hinted
-	if errors.As(err, &h) && h.hint != "" {
-		fmt.Fprintf(w, "hint: %s\n", h.hint)
+	if hint := errdefs.Hint(err); hint != "" {
+		fmt.Fprintf(w, "hint: %s\n", hint)
 	} else if hint := defaultHint(err); hint != "" {
 		fmt.Fprintf(w, "hint: %s\n", hint)
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -14,7 +13,7 @@ import (
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
-	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/lifecycle"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
 )
@@ -79,44 +78,6 @@ func memoryCurrent(env *Env, unit string) *uint64 {
 	return &v
 }
 
-// ownContainers returns the specs of the containers in the user's quadlet
-// directory, sorted by name. Files that do not carry a valid container name
-// are not ours and are skipped.
-func ownContainers(env *Env) ([]quadlet.Spec, error) {
-	dir := env.QuadletDir()
-	entries, err := os.ReadDir(dir)
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, errdefs.Errorf(errdefs.System, "read %s: %w", dir, err)
-	}
-	var specs []quadlet.Spec
-	for _, e := range entries {
-		n := e.Name()
-		if !strings.HasPrefix(n, quadlet.Prefix) || !strings.HasSuffix(n, ".container") {
-			continue
-		}
-		name := strings.TrimSuffix(strings.TrimPrefix(n, quadlet.Prefix), ".container")
-		if policy.ValidateName(name) != nil {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(dir, n))
-		if err != nil {
-			return nil, errdefs.Errorf(errdefs.System, "read %s: %w", n, err)
-		}
-		s, err := quadlet.Parse(data)
-		if err != nil {
-			warnf(env, "skipping %s: %v", n, err)
-			continue
-		}
-		s.Name = name
-		specs = append(specs, s)
-	}
-	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
-	return specs, nil
-}
-
 func runList(c *cli.Context, env *Env) error {
 	if _, err := args(c); err != nil {
 		return err
@@ -137,72 +98,94 @@ func runList(c *cli.Context, env *Env) error {
 	}
 	env.tracef("read the config and asked for the host agent")
 	if c.Bool("all") {
-		if ag == nil {
-			return withHint(errdefs.Errorf(errdefs.AgentMissing, "list --all needs the host agent, and this host runs standalone"),
-				"install the agent (the NixOS module does) or drop --all")
-		}
-		l, err := ag.List(c.Context, true)
-		if err != nil {
-			return err
-		}
-		if c.Bool("json") {
-			return writeJSON(env.Stdout, l)
-		}
-		printLedger(env, l)
-		return nil
+		return listAll(c, env, ag)
 	}
-	specs, err := ownContainers(env)
+	res, err := listOwn(c, env, cfg, ag)
 	if err != nil {
 		return err
-	}
-	env.tracef("parsed %d container files", len(specs))
-	res := listResult{Schema: 1, Mode: modeOf(ag), Containers: []listedEntry{}}
-	if len(specs) > 0 {
-		sys, err := dial(c, env)
-		if err != nil {
-			return err
-		}
-		defer sys.Close()
-		env.tracef("connected to the user manager")
-		names := make([]string, len(specs))
-		for i, s := range specs {
-			names[i] = quadlet.ServiceUnit(s.Name)
-		}
-		states, err := sys.Units(c.Context, names)
-		if err != nil {
-			return err
-		}
-		env.tracef("read %d units' state in one call", len(states))
-		byName := map[string]sd.UnitState{}
-		for _, st := range states {
-			byName[st.Name] = st
-		}
-		for _, s := range specs {
-			st := byName[quadlet.ServiceUnit(s.Name)]
-			created := ""
-			if !s.Created.IsZero() {
-				created = s.Created.UTC().Format(time.RFC3339)
-			}
-			res.Containers = append(res.Containers, listedEntry{
-				Name: s.Name, Unit: quadlet.ServiceUnit(s.Name), State: stateWord(st),
-				ActiveState: st.ActiveState, SubState: st.SubState, Owner: s.Owner,
-				Image: string(s.Image), CPUs: float64(s.CPUs), MemoryMax: int64(s.Memory),
-				Created: created, Volume: quadlet.VolumeName(s.Name),
-				Autostart: env.autostartEnabled(s.Name),
-				Reaper:    reaperViewOf(env, cfg, s.Name),
-			})
-			if stateWord(st) == "running" {
-				e := &res.Containers[len(res.Containers)-1]
-				e.MemoryCurrent = memoryCurrent(env, quadlet.ServiceUnit(s.Name))
-				env.noteStateDir(s)
-				e.Tailnet = tailnetViewOf(env, s.Name, true)
-			}
-		}
 	}
 	env.tracef("read autostart links, reaper records and memory use")
 	if c.Bool("json") {
 		return writeJSON(env.Stdout, res)
 	}
+	return printList(env, res, ag)
+}
+
+// listAll is `list --all`: the host agent's ledger, for admins.
+func listAll(c *cli.Context, env *Env, ag Agent) error {
+	if ag == nil {
+		return withHint(errdefs.Errorf(errdefs.AgentMissing, "list --all needs the host agent, and this host runs standalone"),
+			"install the agent (the NixOS module does) or drop --all")
+	}
+	l, err := ag.List(c.Context, true)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return writeJSON(env.Stdout, l)
+	}
+	printLedger(env, l)
+	return nil
+}
+
+// listOwn reads the caller's containers: their files, their units' states
+// in one call, and for the running ones memory use and tailnet address.
+func listOwn(c *cli.Context, env *Env, cfg config.Config, ag Agent) (listResult, error) {
+	res := listResult{Schema: 1, Mode: modeOf(ag), Containers: []listedEntry{}}
+	specs, err := ownContainers(env)
+	if err != nil || len(specs) == 0 {
+		return res, err
+	}
+	env.tracef("parsed %d container files", len(specs))
+	sys, err := dial(c, env)
+	if err != nil {
+		return res, err
+	}
+	defer sys.Close()
+	env.tracef("connected to the user manager")
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = quadlet.ServiceUnit(s.Name)
+	}
+	states, err := sys.Units(c.Context, names)
+	if err != nil {
+		return res, err
+	}
+	env.tracef("read %d units' state in one call", len(states))
+	byName := map[string]sd.UnitState{}
+	for _, st := range states {
+		byName[st.Name] = st
+	}
+	m := newManager(c, env, cfg)
+	for _, s := range specs {
+		res.Containers = append(res.Containers, listedEntryOf(env, m, s, byName[quadlet.ServiceUnit(s.Name)]))
+	}
+	return res, nil
+}
+
+func listedEntryOf(env *Env, m *lifecycle.Manager, s quadlet.Spec, st sd.UnitState) listedEntry {
+	created := ""
+	if !s.Created.IsZero() {
+		created = s.Created.UTC().Format(time.RFC3339)
+	}
+	e := listedEntry{
+		Name: s.Name, Unit: quadlet.ServiceUnit(s.Name), State: lifecycle.StateWord(st),
+		ActiveState: st.ActiveState, SubState: st.SubState, Owner: s.Owner,
+		Image: string(s.Image), CPUs: float64(s.CPUs), MemoryMax: int64(s.Memory),
+		Created: created, Volume: quadlet.VolumeName(s.Name),
+		Autostart: m.Layout.AutostartEnabled(s.Name),
+		Reaper:    m.ViewOf(s.Name),
+	}
+	if e.State == "running" {
+		e.MemoryCurrent = memoryCurrent(env, quadlet.ServiceUnit(s.Name))
+		m.Layout.NoteSpec(s)
+		e.Tailnet = tailnetViewOf(m, s.Name, true)
+	}
+	return e
+}
+
+// printList is list's table.
+func printList(env *Env, res listResult, ag Agent) error {
 	if len(res.Containers) == 0 {
 		fmt.Fprintf(env.Stderr, "no containers (%s); create one with `devbox-quadlet create NAME`\n", modeLine(ag))
 		return nil
@@ -217,7 +200,7 @@ func runList(c *cli.Context, env *Env) error {
 		if e.Autostart {
 			auto = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.State, e.Tailnet.brief(), auto, config.CPUs(e.CPUs), config.Size(e.MemoryMax), use, e.Reaper.brief(), e.Created, e.Image)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.State, e.Tailnet.brief(), auto, config.CPUs(e.CPUs), config.Size(e.MemoryMax), use, e.Reaper.Brief(), e.Created, e.Image)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -27,11 +27,13 @@ func logsCommand(env *Env) *cli.Command {
 }
 
 func runLogs(c *cli.Context, env *Env) error {
-	t, err := openTarget(c, env, targetOpts{mustExist: true})
+	t, err := openTarget(c, env)
 	if err != nil {
 		return err
 	}
-	defer t.close()
+	if _, err := existing(env, t.name); err != nil {
+		return err
+	}
 	if c.Int("tail") < 0 {
 		return errdefs.Errorf(errdefs.Usage, "--tail %d: want a positive number of lines", c.Int("tail"))
 	}

@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
-	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
 )
 
 func writeJSON(w io.Writer, v any) error {
@@ -15,20 +14,4 @@ func writeJSON(w io.Writer, v any) error {
 		return errdefs.Errorf(errdefs.System, "write output: %w", err)
 	}
 	return nil
-}
-
-// stateWord condenses systemd's active state into the one word users see.
-func stateWord(u sd.UnitState) string {
-	switch u.ActiveState {
-	case "active", "reloading", "refreshing":
-		return "running"
-	case "activating":
-		return "starting"
-	case "deactivating":
-		return "stopping"
-	case "failed":
-		return "failed"
-	default:
-		return "stopped"
-	}
 }

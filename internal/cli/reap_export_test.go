@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/lifecycle"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -78,7 +79,7 @@ func TestReapExportDoesNotHoldTheLock(t *testing.T) {
 	if lockedOut {
 		t.Fatal("the reaper held the user's lock during the export")
 	}
-	var res reapResult
+	var res lifecycle.SweepResult
 	if err := json.Unmarshal(h.out.Bytes(), &res); err != nil {
 		t.Fatal(err)
 	}

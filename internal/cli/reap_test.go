@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/lifecycle"
 	"os"
 	"path/filepath"
 	"slices"
@@ -200,7 +201,7 @@ func TestKeepaliveHoldsIt(t *testing.T) {
 	if code := h.run("reap", "--dry-run", "--json"); code != 0 {
 		t.Fatal(h.errOut.String())
 	}
-	var res reapResult
+	var res lifecycle.SweepResult
 	_ = json.Unmarshal(h.out.Bytes(), &res)
 	if len(res.Containers) != 1 || res.Containers[0].Signal != "lease" {
 		t.Errorf("dry run: %+v", res.Containers)

@@ -13,9 +13,11 @@ func renderCommand(env *Env) *cli.Command {
 		Name:        "render",
 		Usage:       "print the quadlet files that create would write, and touch nothing",
 		ArgsUsage:   "NAME",
-		Description: "Each file is printed after a `# path: FILE` line.",
-		Flags:       specFlags(),
-		Action:      func(c *cli.Context) error { return runRender(c, env) },
+		Description: "Each file is printed after a `# path: FILE` line: the plan create applies.",
+		Flags: append(specFlags(),
+			&cli.BoolFlag{Name: "with-syncthing", Usage: "ask the image to run Syncthing (tailnet only), recorded in the unit"},
+		),
+		Action: func(c *cli.Context) error { return runRender(c, env) },
 	}
 }
 
@@ -28,19 +30,27 @@ func runRender(c *cli.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	spec, err := specFromFlags(c, env, name, cfg, env.Now())
+	req, err := requestFromFlags(c, name)
 	if err != nil {
 		return err
 	}
-	files, err := quadlet.Render(spec)
+	m := newManager(c, env, cfg)
+	plan, err := m.Plan(req, false)
 	if err != nil {
 		return err
 	}
-	for i, f := range files {
+	// create asks the image whether its init reports readiness; so does
+	// render, read-only, so that the two cannot differ.
+	if img, err := env.Podman.Image(c.Context, string(plan.Spec.Image), quadlet.NotifyLabel); err == nil && img.Labels[quadlet.NotifyLabel] == "true" {
+		if plan, err = m.Plan(req, true); err != nil {
+			return err
+		}
+	}
+	for i, f := range plan.Files {
 		if i > 0 {
 			fmt.Fprintln(env.Stdout)
 		}
-		fmt.Fprintf(env.Stdout, "# path: %s/%s\n", env.QuadletDir(), f.Name)
+		fmt.Fprintf(env.Stdout, "# path: %s/%s\n", plan.Dir, f.Name)
 		env.Stdout.Write(f.Content)
 	}
 	return nil

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/lifecycle"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,7 +27,6 @@ func TestReaperFindsTheStateOfTheCreate(t *testing.T) {
 	}
 	running(h, "demo", true)
 	delete(h.vars, "XDG_STATE_HOME") // the user manager's environment
-	h.env.stateDirs = nil
 
 	session := filepath.Join(shellState, "devbox-quadlet", "activity", "demo", "session")
 	if err := os.WriteFile(session, nil, 0o600); err != nil {
@@ -40,7 +40,7 @@ func TestReaperFindsTheStateOfTheCreate(t *testing.T) {
 		if code := h.run("reap", "--json"); code != 0 {
 			t.Fatalf("reap: %d %s", code, h.errOut)
 		}
-		var res reapResult
+		var res lifecycle.SweepResult
 		if err := json.Unmarshal(h.out.Bytes(), &res); err != nil {
 			t.Fatal(err)
 		}

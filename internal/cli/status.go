@@ -11,6 +11,7 @@ import (
 	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/lifecycle"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
 )
@@ -73,12 +74,18 @@ func counter(v uint64) *uint64 {
 }
 
 func runStatus(c *cli.Context, env *Env) error {
-	t, err := openTarget(c, env, targetOpts{agent: true})
+	t, err := openTarget(c, env)
 	if err != nil {
 		return err
 	}
-	defer t.close()
-	name, ag := t.name, t.ag
+	ag, err := hostAgent(c, env, t.cfg)
+	if err != nil {
+		return err
+	}
+	if ag != nil {
+		defer ag.Close()
+	}
+	name, m := t.name, newManager(c, env, t.cfg)
 	if c.Bool("all") {
 		return statusAll(c, env, ag, name)
 	}
@@ -101,18 +108,34 @@ func runStatus(c *cli.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	res := statusResultOf(env, m, spec, st, modeOf(ag))
+	if c.Bool("json") {
+		return writeJSON(env.Stdout, res)
+	}
+	printStatus(env, res, spec, st, modeLine(ag))
+	if st.LoadState != "loaded" {
+		return errdefs.Errorf(errdefs.System, "status %s: systemd has not loaded %s (load state %q)", name, unit, st.LoadState)
+	}
+	return nil
+}
+
+// statusResultOf puts together what status shows: the unit's state and
+// counters from systemd, the rest from the container file and the state
+// directory.
+func statusResultOf(env *Env, m *lifecycle.Manager, spec quadlet.Spec, st sd.Status, mode string) statusResult {
+	name, unit := spec.Name, quadlet.ServiceUnit(spec.Name)
 	res := statusResult{
-		Schema: 1, Mode: modeOf(ag), Name: name, Unit: unit,
-		State: stateWord(st.UnitState), ActiveState: st.ActiveState, SubState: st.SubState, Result: st.Result,
-		Autostart: env.autostartEnabled(name), Owner: spec.Owner, Image: string(spec.Image),
+		Schema: 1, Mode: mode, Name: name, Unit: unit,
+		State: lifecycle.StateWord(st.UnitState), ActiveState: st.ActiveState, SubState: st.SubState, Result: st.Result,
+		Autostart: m.Layout.AutostartEnabled(name), Owner: spec.Owner, Image: string(spec.Image),
 		CPUs: float64(spec.CPUs), MemoryMax: int64(st.MemoryMax), TasksMax: int64(st.TasksMax),
 		MemoryCurrent: counter(st.MemoryCurrent), CPUUsageNSec: counter(st.CPUUsageNSec),
 		Restarts: st.NRestarts, Volume: quadlet.VolumeName(name),
 		UnitFile:  filepath.Join(env.QuadletDir(), quadlet.ContainerFile(name)),
 		Syncthing: spec.Syncthing,
 	}
-	res.Reaper = reaperViewOf(env, t.cfg, name)
-	res.Tailnet = tailnetViewOf(env, name, res.State == "running")
+	res.Reaper = m.ViewOf(name)
+	res.Tailnet = tailnetViewOf(m, name, res.State == "running")
 	if spec.Tailnet {
 		res.Secret, res.Hostname, res.Tags = quadlet.SecretName(name), name, quadlet.Tags(spec.Owner)
 	}
@@ -125,11 +148,13 @@ func runStatus(c *cli.Context, env *Env) error {
 	if !spec.Created.IsZero() {
 		res.Created = spec.Created.UTC().Format(time.RFC3339)
 	}
-	if c.Bool("json") {
-		return writeJSON(env.Stdout, res)
-	}
+	return res
+}
+
+// printStatus is status's text form.
+func printStatus(env *Env, res statusResult, spec quadlet.Spec, st sd.Status, mode string) {
 	w := env.Stdout
-	fmt.Fprintf(w, "%s (%s)\n", name, unit)
+	fmt.Fprintf(w, "%s (%s)\n", res.Name, res.Unit)
 	since := ""
 	if !st.Since.IsZero() {
 		since = fmt.Sprintf(" since %s (%s ago)", res.Since, env.Now().Sub(st.Since).Round(time.Second))
@@ -154,30 +179,33 @@ func runStatus(c *cli.Context, env *Env) error {
 	fmt.Fprintf(w, "  created:    %s by %s\n", res.Created, res.Owner)
 	fmt.Fprintf(w, "  volume:     %s (mounted at %s)\n", res.Volume, quadlet.HomeMount)
 	fmt.Fprintf(w, "  unit file:  %s\n", res.UnitFile)
-	if spec.Tailnet {
-		fmt.Fprintf(w, "  tailnet:    %s with %s; auth key in podman secret %s\n", res.Hostname, res.Tags, res.Secret)
-		if v := res.Tailnet; v != nil {
-			line := v.State
-			if v.Address != "" {
-				line += ": " + v.Address
-			}
-			if len(v.IPs) > 0 {
-				line += " (" + strings.Join(v.IPs, ", ") + ")"
-			}
-			if v.Reason != "" {
-				line += ", " + v.Reason
-			}
-			fmt.Fprintf(w, "  address:    %s\n", line)
-		}
-	} else {
-		fmt.Fprintf(w, "  tailnet:    none (created without an auth key)\n")
+	fmt.Fprintf(w, "  tailnet:    %s\n", tailnetLine(res, spec.Tailnet))
+	if v := res.Tailnet; spec.Tailnet && v != nil {
+		fmt.Fprintf(w, "  address:    %s\n", addressLine(v))
 	}
-	fmt.Fprintf(w, "  reaper:     %s\n", res.Reaper.line())
-	fmt.Fprintf(w, "  mode:       %s\n", modeLine(ag))
-	if st.LoadState != "loaded" {
-		return errdefs.Errorf(errdefs.System, "status %s: systemd has not loaded %s (load state %q)", name, unit, st.LoadState)
+	fmt.Fprintf(w, "  reaper:     %s\n", res.Reaper.Line())
+	fmt.Fprintf(w, "  mode:       %s\n", mode)
+}
+
+func tailnetLine(res statusResult, tailnet bool) string {
+	if !tailnet {
+		return "none (created without an auth key)"
 	}
-	return nil
+	return fmt.Sprintf("%s with %s; auth key in podman secret %s", res.Hostname, res.Tags, res.Secret)
+}
+
+func addressLine(v *tailnetView) string {
+	line := v.State
+	if v.Address != "" {
+		line += ": " + v.Address
+	}
+	if len(v.IPs) > 0 {
+		line += " (" + strings.Join(v.IPs, ", ") + ")"
+	}
+	if v.Reason != "" {
+		line += ", " + v.Reason
+	}
+	return line
 }
 
 // statusAll shows the host ledger's entry for name, for admins.

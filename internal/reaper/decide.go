@@ -221,3 +221,20 @@ func laterOf(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// Update is the decision a verb records when it changes whether a container
+// runs (create, start, stop, restart): Decide's new clock, next action and
+// due time for what the verb left, but no action. A warning Decide would
+// give now is not recorded as given (only a sweep warns): the clock keeps
+// no warning, and Due is no earlier than a full window from now, when the
+// next sweep's warning could at the earliest let the action happen.
+func Update(now time.Time, o Observation, st State, p Policy) Decision {
+	d := decideOne(now, o, st, p)
+	for _, a := range d.Now {
+		if a.Kind == Warn {
+			d.State.Warned, d.State.WarnedAt, d.State.WarnedOf = time.Time{}, time.Time{}, ""
+		}
+	}
+	d.Now = nil
+	return d
+}

@@ -325,3 +325,30 @@ func TestDecideAfterAGap(t *testing.T) {
 		t.Errorf("log = %q, want %q", log, want)
 	}
 }
+
+// TestUpdate: a verb records the sweep's clock and next action but never
+// an action, and never a warning it did not give.
+func TestUpdate(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		now      time.Time
+		obs      Observation
+		state    State
+		wantNext string
+		wantDue  time.Time
+	}{
+		{"a start after a stop: the idle clock runs from now", t0.Add(3 * day), Observation{Running: true},
+			State{LastActive: t0, StoppedSince: t0.Add(day)}, Stop, t0.Add(10 * day)},
+		{"a stop: the destroy clock runs from now", t0.Add(day), Observation{},
+			State{LastActive: t0}, Destroy, t0.Add(15 * day)},
+		{"inside the warning window: no warning recorded, due a full window on", t0.Add(7*day - time.Hour), Observation{Running: true},
+			State{LastActive: t0}, Stop, t0.Add(8*day - time.Hour)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Update(tc.now, tc.obs, tc.state, policy)
+			if d.Next != tc.wantNext || !d.Due.Equal(tc.wantDue) || len(d.Now) != 0 || !d.State.WarnedAt.IsZero() {
+				t.Errorf("got next %s due %s, actions %v, warned at %s; want %s due %s, none", d.Next, d.Due, d.Now, d.State.WarnedAt, tc.wantNext, tc.wantDue)
+			}
+		})
+	}
+}
