@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
@@ -53,7 +54,7 @@ func (n noAgentOnePassword) Resolve(context.Context, string) (secrets.Key, error
 func authKey(ctx context.Context, env *Env, cfg config.Config, ag Agent, name string) (secrets.Key, error) {
 	if ag != nil {
 		k, err := ag.AuthKey(ctx, name)
-		if err != nil && strings.HasPrefix(err.Error(), agent.RateLimitedPhrase+" ") {
+		if errors.Is(err, agentproto.ErrRateLimited) {
 			return nil, withHint(err, "wait until the time given and run it again")
 		}
 		if err != nil {
@@ -206,8 +207,8 @@ func leaveTailnet(ctx context.Context, env *Env, cfg config.Config, ag Agent, na
 		res.API = "failed: " + firstLine(err.Error())
 		return res
 	}
-	res.API = out
-	res.OK = strings.HasPrefix(out, agent.ForgetDeleted) || out == agent.ForgetNotFound
+	res.API = out.String()
+	res.OK = out.Gone()
 	return res
 }
 
