@@ -29,7 +29,7 @@ DOCDIR ?= $(PREFIX)/share/doc/devbox-quadlet
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 GO ?= go
-GOFLAGS_BUILD = -trimpath -ldflags "-s -w -X github.com/devbox-quadlet/devbox-quadlet/internal/cli.Version=$(VERSION)"
+GOFLAGS_BUILD = -trimpath -ldflags "-s -w -X github.com/devbox-quadlet/devbox-quadlet/internal/cli.Version=$(VERSION) -X github.com/devbox-quadlet/devbox-quadlet/internal/agentd.Version=$(VERSION)"
 BIN = build/bin
 
 INSTALL ?= install

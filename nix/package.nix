@@ -99,6 +99,7 @@ buildGoModule {
     "-s"
     "-w"
     "-X github.com/devbox-quadlet/devbox-quadlet/internal/cli.Version=${finalVersion}"
+    "-X github.com/devbox-quadlet/devbox-quadlet/internal/agentd.Version=${finalVersion}"
   ];
 
   outputs = [

@@ -1,6 +1,7 @@
 // Command devbox-quadlet-agent is the devbox-quadlet host agent: admission,
 // the host-wide ledger and auth keys on the system bus. It is a binary of
-// its own so that only it links the 1Password SDK. See docs/agent.md.
+// its own so that only it links the 1Password SDK, and it does not link the
+// CLI (internal/agentd is its shell). See docs/agent.md.
 package main
 
 import (
@@ -10,14 +11,11 @@ import (
 	"syscall"
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/agentd"
-	"github.com/devbox-quadlet/devbox-quadlet/internal/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	env := cli.DefaultEnv()
-	env.AgentBackends = agentd.Backends(cli.Version)
-	code := cli.RunAgent(ctx, os.Args, env)
+	code := agentd.Run(ctx, os.Args, agentd.DefaultEnv())
 	stop()
 	os.Exit(code)
 }

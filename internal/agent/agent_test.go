@@ -8,8 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/godbus/dbus/v5"
-
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 )
@@ -86,20 +85,43 @@ func TestObserve(t *testing.T) {
 	}
 }
 
-func TestErrorMapping(t *testing.T) {
-	for _, c := range []*errdefs.Class{errdefs.NotFound, errdefs.Exists, errdefs.UserCap, errdefs.HostCap} {
-		back := fromDBus("op", *toDBus(errdefs.Errorf(c, "because")))
-		if !errdefs.Is(back, c) || back.Error() != "because" {
-			t.Errorf("%v did not survive the bus: %v", c, back)
+// TestToDBus: every class the server returns crosses the bus under its own
+// error name with its text as the body, and comes back (agentproto's
+// decoding, as the client does it) as the same class with the same text.
+func TestToDBus(t *testing.T) {
+	if toDBus(nil) != nil {
+		t.Error("toDBus(nil) is not nil")
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"usage", errdefs.Errorf(errdefs.Usage, "bad name"), agentproto.ErrorUsage},
+		{"not found", errdefs.Errorf(errdefs.NotFound, "no such"), agentproto.ErrorNotFound},
+		{"exists", errdefs.Errorf(errdefs.Exists, "taken"), agentproto.ErrorExists},
+		{"user cap", errdefs.Errorf(errdefs.UserCap, "5 of 5"), agentproto.ErrorUserCap},
+		{"host cap", errdefs.Errorf(errdefs.HostCap, "7 of 7"), agentproto.ErrorHostCap},
+		{"secret", errdefs.Errorf(errdefs.Secret, "no key"), agentproto.ErrorSecret},
+		{"system", errdefs.Errorf(errdefs.System, "disk full"), agentproto.ErrorFailed},
+		{"unclassified", errors.New("boom"), agentproto.ErrorFailed},
+		{"rate limited", agentproto.RateLimitedf("too many calls"), agentproto.ErrorRateLimited},
+	} {
+		de := toDBus(tc.err)
+		if de.Name != tc.want || len(de.Body) != 1 || de.Body[0] != tc.err.Error() {
+			t.Errorf("%s: %s %v, want %s with the text", tc.name, de.Name, de.Body, tc.want)
+			continue
+		}
+		want := errdefs.ExitCode(tc.err)
+		if want == 1 {
+			want = 8 // an unclassified error comes back as a system error
+		}
+		back := agentproto.DecodeError("op", de.Name, de.Body[0].(string))
+		if errdefs.ExitCode(back) != want || back.Error() != tc.err.Error() {
+			t.Errorf("%s: came back as exit %d %q, want exit %d %q", tc.name, errdefs.ExitCode(back), back, want, tc.err)
 		}
 	}
-	if err := fromDBus("op", dbus.Error{Name: "org.freedesktop.DBus.Error.ServiceUnknown"}); !errdefs.Is(err, errdefs.AgentMissing) {
-		t.Errorf("ServiceUnknown -> %v, want agent missing", err)
-	}
-	if err := fromDBus("op", errors.New("broken pipe")); !errdefs.Is(err, errdefs.AgentMissing) {
-		t.Errorf("transport error -> %v, want agent missing", err)
-	}
-	if err := fromDBus("op", dbus.Error{Name: Denied, Body: []any{"not yours"}}); errdefs.ExitCode(err) != 2 {
-		t.Errorf("denied -> %v", err)
+	if de := denied("not yours"); de.Name != agentproto.ErrorDenied || de.Body[0] != "not yours" {
+		t.Errorf("denied = %s %v", de.Name, de.Body)
 	}
 }

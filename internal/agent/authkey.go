@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"io"
 	"os"
 	"time"
@@ -10,9 +9,9 @@ import (
 	"github.com/godbus/dbus/v5"
 	"golang.org/x/sys/unix"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
-	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets"
 )
 
 // AuthKey resolves the caller's own Tailscale auth key and writes it into
@@ -62,11 +61,8 @@ func (s *Server) AuthKey(sender dbus.Sender, name string, out dbus.UnixFD) *dbus
 }
 
 // allow takes one call of uid's from l (nil: no limit). A refusal is an
-// RateLimitedPhrase starts a rate-limit refusal, so the CLI, which gets the
-// refusal as text over the bus, can hint at waiting rather than at the admin.
-const RateLimitedPhrase = "too many"
-
-// errdefs.Secret error (exit 7) that says when to try again.
+// agentproto.RateLimited error (exit 7, its own D-Bus error name, so the CLI
+// can hint at waiting rather than at the admin) that says when to try again.
 func (s *Server) allow(l *Limiter, uid uint32, what string) error {
 	if l == nil {
 		return nil
@@ -76,7 +72,7 @@ func (s *Server) allow(l *Limiter, uid uint32, what string) error {
 	if ok {
 		return nil
 	}
-	return errdefs.Errorf(errdefs.Secret, RateLimitedPhrase+" %s: each user may make %d, then one every %s, because they spend the host's one shared credential; try again in %s (at %s)",
+	return agentproto.RateLimitedf("too many %s: each user may make %d, then one every %s, because they spend the host's one shared credential; try again in %s (at %s)",
 		what, l.Burst, l.Interval, next.Sub(now).Round(time.Second), next.UTC().Format(time.RFC3339))
 }
 
@@ -105,37 +101,10 @@ func writeAll(w io.Writer, b []byte) error {
 	return err
 }
 
-// AuthKey asks the agent for the caller's auth key. The agent writes it into
-// a pipe made here; this end reads it after the call returns.
-func (c *Client) AuthKey(ctx context.Context, name string) (secrets.Key, error) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, errdefs.Errorf(errdefs.System, "auth key: %w", err)
-	}
-	defer r.Close()
-	call := c.obj.CallWithContext(ctx, Interface+".AuthKey", 0, name, dbus.UnixFD(w.Fd()))
-	// Our write end must be closed before reading, or the read never sees EOF.
-	w.Close()
-	if call.Err != nil {
-		return nil, fromDBus("auth key for "+name, call.Err)
-	}
-	buf, err := io.ReadAll(io.LimitReader(r, secrets.MaxKeySize+2))
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, errdefs.Errorf(errdefs.Secret, "auth key: read the pipe: %v", err)
-	}
-	return secrets.Clean(buf, "the host agent")
-}
-
-// The words ForgetDevice's reply starts with when the tailnet no longer has
-// the device: the CLI reports the cleanup as done on either.
-const (
-	ForgetDeleted  = "deleted"
-	ForgetNotFound = "not found"
-)
-
-// Forgetter deletes a container's device from the tailnet (tailnet.API).
+// Forgetter deletes a container's devices from the tailnet (tailnet.API)
+// and says how many it deleted: none when the tailnet has no such device.
 type Forgetter interface {
-	Forget(ctx context.Context, name, owner string) (string, error)
+	Forget(ctx context.Context, name, owner string) (int, error)
 }
 
 // ForgetDevice deletes the caller's devices for container name through the
@@ -150,7 +119,7 @@ func (s *Server) ForgetDevice(sender dbus.Sender, name string) (string, *dbus.Er
 		return "", toDBus(err)
 	}
 	if s.Tailnet == nil {
-		return "not configured", nil
+		return agentproto.ForgetOutcome{Result: agentproto.ForgetNotConfigured}.String(), nil
 	}
 	if err := s.allow(s.ForgetLimit, uid, "Tailscale device deletions"); err != nil {
 		s.logf("refused forget device %q to %s (uid %d): %v", name, login, uid, err)
@@ -158,20 +127,15 @@ func (s *Server) ForgetDevice(sender dbus.Sender, name string) (string, *dbus.Er
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := s.Tailnet.Forget(ctx, name, login)
+	n, err := s.Tailnet.Forget(ctx, name, login)
 	if err != nil {
 		s.logf("forget device %q of %s (uid %d) failed: %v", name, login, uid, err)
 		return "", toDBus(err)
 	}
-	s.logf("forget device %q of %s (uid %d): %s", name, login, uid, out)
-	return out, nil
-}
-
-// ForgetDevice asks the agent to delete name's device from the tailnet.
-func (c *Client) ForgetDevice(ctx context.Context, name string) (string, error) {
-	var out string
-	if err := c.obj.CallWithContext(ctx, Interface+".ForgetDevice", 0, name).Store(&out); err != nil {
-		return "", fromDBus("forget device "+name, err)
+	out := agentproto.ForgetOutcome{Result: agentproto.ForgetNotFound}
+	if n > 0 {
+		out = agentproto.ForgetOutcome{Result: agentproto.ForgetDeleted, Devices: n}
 	}
-	return out, nil
+	s.logf("forget device %q of %s (uid %d): %s", name, login, uid, out)
+	return out.String(), nil
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 )
 
 // TestAuthKeyRateLimit: a user's AuthKey calls are limited to a burst and
@@ -26,7 +26,7 @@ func TestAuthKeyRateLimit(t *testing.T) {
 		}
 	}
 	r := attacker.do(peerCmd{Op: "authkey", Name: "loop"})
-	if r.Out == testKey || r.Failed != 7 || !strings.Contains(r.Msg, "try again in 30s") {
+	if r.Out == testKey || r.Failed != 7 || !r.RateLimited || !strings.Contains(r.Msg, "too many auth-key lookups") || !strings.Contains(r.Msg, "try again in 30s") {
 		t.Errorf("sixth AuthKey: %+v, want exit 7 saying when to try again", r)
 	}
 	if n := resolver.count(); n != 5 {
@@ -47,11 +47,11 @@ type countingForgetter struct {
 	calls int
 }
 
-func (f *countingForgetter) Forget(context.Context, string, string) (string, error) {
+func (f *countingForgetter) Forget(context.Context, string, string) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
-	return ForgetNotFound, nil
+	return 0, nil
 }
 
 func (f *countingForgetter) count() int {
@@ -74,7 +74,7 @@ func TestForgetDeviceRateLimit(t *testing.T) {
 		attacker.do(peerCmd{Op: "authkey", Name: "loop"})
 	}
 	r := attacker.do(peerCmd{Op: "call", Method: "ForgetDevice", Args: []arg{sArg("loop")}, N: 6})
-	if r.Failed != 1 || r.Err != errorNames[errdefs.Secret] || !strings.Contains(r.Msg, "try again in 30s") {
+	if r.Failed != 1 || r.Err != agentproto.ErrorRateLimited || !strings.Contains(r.Msg, "try again in 30s") {
 		t.Errorf("six ForgetDevice calls: %+v, want the sixth refused (exit 7) saying when to try again", r)
 	}
 	if n := f.count(); n != 5 {

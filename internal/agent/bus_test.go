@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -29,6 +30,8 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentclient"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
@@ -94,7 +97,7 @@ func startBus(t *testing.T, policyFile string) *testBus {
 		t.Fatalf("dbus-daemon is not installed; scripts/deps.sh installs it: %v", err)
 	}
 	if policyFile == "" {
-		policyFile = projectFile(t, "contrib/dbus/"+BusName+".conf")
+		policyFile = projectFile(t, "contrib/dbus/"+agentproto.BusName+".conf")
 	}
 	dir, err := os.MkdirTemp("", "agentbus")
 	if err != nil {
@@ -116,7 +119,7 @@ func startBus(t *testing.T, policyFile string) *testBus {
     <allow own="%s"/>
   </policy>
 </busconfig>
-`, b.addr, busPolicy, policyFile, BusName)
+`, b.addr, busPolicy, policyFile, agentproto.BusName)
 	confPath := filepath.Join(dir, "bus.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -332,16 +335,16 @@ func (b *testBus) serve(t *testing.T, s *Server) <-chan error {
 	conn := b.rootConn(t)
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		var has bool
-		if err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, BusName).Store(&has); err == nil && has {
+		if err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, agentproto.BusName).Store(&has); err == nil && has {
 			break
 		}
 		select {
 		case <-done:
-			t.Fatalf("Serve returned before it owned %s: %v", BusName, serveErr)
+			t.Fatalf("Serve returned before it owned %s: %v", agentproto.BusName, serveErr)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the agent did not own %s within 10 s", BusName)
+			t.Fatalf("the agent did not own %s within 10 s", agentproto.BusName)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -431,12 +434,14 @@ type peerCmd struct {
 
 // peerReply is a peer's answer: the D-Bus error name and message of the
 // last call that failed (or of the last call), and the first reply value.
-// For "authkey", Failed is the exit code of the client's error.
+// For "authkey", Failed is the exit code of the client's error, and
+// RateLimited whether it matches agentproto.ErrRateLimited.
 type peerReply struct {
-	Err    string `json:"err,omitempty"`
-	Msg    string `json:"msg,omitempty"`
-	Out    string `json:"out,omitempty"`
-	Failed int    `json:"failed,omitempty"`
+	Err         string `json:"err,omitempty"`
+	Msg         string `json:"msg,omitempty"`
+	Out         string `json:"out,omitempty"`
+	Failed      int    `json:"failed,omitempty"`
+	RateLimited bool   `json:"rate_limited,omitempty"`
 }
 
 // startPeer runs a caller as uid (gid the same) on b.
@@ -518,12 +523,13 @@ func peerMain(addr string) int {
 		return 1
 	}
 	defer conn.Close()
-	obj := conn.Object(BusName, ObjectPath)
+	obj := conn.Object(agentproto.BusName, objectPath)
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "peer:", err)
 		return 1
 	}
+	var cl *agentclient.Client // the CLI's client, for "authkey"
 	for in.Scan() {
 		var c peerCmd
 		if err := json.Unmarshal(in.Bytes(), &c); err != nil {
@@ -536,7 +542,7 @@ func peerMain(addr string) int {
 		case "call":
 			obj := obj
 			if c.Path != "" {
-				obj = conn.Object(BusName, dbus.ObjectPath(c.Path))
+				obj = conn.Object(agentproto.BusName, dbus.ObjectPath(c.Path))
 			}
 			var args []any
 			for _, a := range c.Args {
@@ -565,7 +571,7 @@ func peerMain(addr string) int {
 				}
 			}
 			for i := 0; i < max(c.N, 1); i++ {
-				call := obj.Call(Interface+"."+c.Method, 0, args...)
+				call := obj.Call(agentproto.Interface+"."+c.Method, 0, args...)
 				if call.Err != nil {
 					r.Failed++
 					r.Err, r.Msg = errParts(call.Err)
@@ -579,10 +585,17 @@ func peerMain(addr string) int {
 				}
 			}
 		case "authkey":
-			cl := &Client{conn: conn, obj: obj}
+			if cl == nil {
+				if cl, err = agentclient.DialAddress(context.Background(), addr); err != nil {
+					fmt.Fprintln(os.Stderr, "peer: connect:", err)
+					return 1
+				}
+				defer cl.Close()
+			}
 			k, err := cl.AuthKey(context.Background(), c.Name)
 			if err != nil {
 				r.Err, r.Msg, r.Failed = "error", err.Error(), errdefs.ExitCode(err)
+				r.RateLimited = errors.Is(err, agentproto.ErrRateLimited)
 			} else {
 				r.Out = string(k)
 			}
@@ -697,10 +710,10 @@ func rawFlood(addr string, c peerCmd, fd int) (string, error) {
 	for i := 0; i < c.N; i++ {
 		serial++
 		msg := &dbus.Message{Type: dbus.TypeMethodCall, Headers: map[dbus.HeaderField]dbus.Variant{
-			dbus.FieldPath:        dbus.MakeVariant(ObjectPath),
-			dbus.FieldInterface:   dbus.MakeVariant(Interface),
+			dbus.FieldPath:        dbus.MakeVariant(objectPath),
+			dbus.FieldInterface:   dbus.MakeVariant(agentproto.Interface),
 			dbus.FieldMember:      dbus.MakeVariant(c.Method),
-			dbus.FieldDestination: dbus.MakeVariant(BusName),
+			dbus.FieldDestination: dbus.MakeVariant(agentproto.BusName),
 			dbus.FieldSignature:   dbus.MakeVariant(dbus.SignatureOf("x")),
 			dbus.FieldUnixFDs:     dbus.MakeVariant(uint32(len(fds))),
 		}, Body: []any{"x"}}
@@ -743,8 +756,8 @@ func openFDs(t *testing.T) int {
 // wantClass checks that a peer's reply is the D-Bus error of class c.
 func wantClass(t *testing.T, what string, r peerReply, c *errdefs.Class) {
 	t.Helper()
-	if r.Err != errorNames[c] {
-		t.Errorf("%s: got %q %q, want %s", what, r.Err, r.Msg, errorNames[c])
+	if r.Err != agentproto.ErrorName(c) {
+		t.Errorf("%s: got %q %q, want %s", what, r.Err, r.Msg, agentproto.ErrorName(c))
 	}
 }
 

@@ -13,27 +13,25 @@ import (
 	"syscall"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 )
 
 // SystemBusAddress is where the system bus listens when
 // $DBUS_SYSTEM_BUS_ADDRESS does not say.
 const SystemBusAddress = "unix:path=/run/dbus/system_bus_socket"
 
-// signatures are the argument signatures of the agent's methods. A call of
-// one of them with any other signature is refused before it reaches a
-// handler: godbus converts between numeric types when it stores arguments,
-// so AuthKey called with "si" would otherwise take any number as a file
-// descriptor of the agent's own.
-var signatures = map[string]string{
-	"Reserve":      "sbut",
-	"Stop":         "s",
-	"Release":      "s",
-	"Confirm":      "s",
-	"AuthKey":      "sh",
-	"ForgetDevice": "s",
-	"List":         "b",
-	"Repair":       "sb",
-	"Introspect":   "",
+// signature is the argument signature of member, one of the agent's
+// methods (agentproto.Signature) or Introspect. A call of one of them with
+// any other signature is refused before it reaches a handler: godbus
+// converts between numeric types when it stores arguments, so AuthKey called
+// with "si" would otherwise take any number as a file descriptor of the
+// agent's own.
+func signature(member string) (string, bool) {
+	if member == "Introspect" {
+		return "", true
+	}
+	return agentproto.Signature(member)
 }
 
 // busConn is the agent's end of its bus socket, read by the agent itself
@@ -260,10 +258,11 @@ func (b *busConn) intercept(msg *dbus.Message) {
 	keep := -1
 	if member, ok := ours(msg); ok {
 		sig, _ := msg.Headers[dbus.FieldSignature].Value().(dbus.Signature)
+		want, _ := signature(member)
 		switch {
-		case sig.String() != signatures[member]:
+		case sig.String() != want:
 			msg.Body = nil
-		case member == "AuthKey":
+		case member == agentproto.MethodAuthKey:
 			i, ok := msg.Body[1].(dbus.UnixFDIndex)
 			if !ok || int(i) >= len(fds) {
 				msg.Body = nil
@@ -289,11 +288,11 @@ func ours(msg *dbus.Message) (string, bool) {
 	path, _ := msg.Headers[dbus.FieldPath].Value().(dbus.ObjectPath)
 	iface, _ := msg.Headers[dbus.FieldInterface].Value().(string)
 	member, _ := msg.Headers[dbus.FieldMember].Value().(string)
-	want := Interface
+	want := agentproto.Interface
 	if member == "Introspect" {
 		want = "org.freedesktop.DBus.Introspectable"
 	}
-	if _, known := signatures[member]; !known || path != ObjectPath || (iface != "" && iface != want) {
+	if _, known := signature(member); !known || path != objectPath || (iface != "" && iface != want) {
 		return "", false
 	}
 	return member, true

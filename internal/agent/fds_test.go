@@ -143,7 +143,7 @@ func TestBusConnDropsWhatGodbusCannotDecode(t *testing.T) {
 	call := func(member string) []byte {
 		var buf bytes.Buffer
 		msg := &dbus.Message{Type: dbus.TypeMethodCall, Headers: map[dbus.HeaderField]dbus.Variant{
-			dbus.FieldPath:      dbus.MakeVariant(ObjectPath),
+			dbus.FieldPath:      dbus.MakeVariant(objectPath),
 			dbus.FieldMember:    dbus.MakeVariant(member),
 			dbus.FieldSignature: dbus.MakeVariant(dbus.SignatureOf("x")),
 		}, Body: []any{"x"}}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 )
 
@@ -51,12 +52,12 @@ func TestAllowedGroup(t *testing.T) {
 		{"AuthKey", []arg{sArg("member"), hArg()}},
 	} {
 		r := outsider.call(tc.method, tc.args...)
-		if r.Err != Denied || !strings.Contains(r.Msg, `group "`+group+`"`) {
+		if r.Err != agentproto.ErrorDenied || !strings.Contains(r.Msg, `group "`+group+`"`) {
 			t.Errorf("an outsider's %s: %s %s, want access denied naming the group", tc.method, r.Err, r.Msg)
 		}
 	}
 	var out string
-	if err := bus.rootConn(t).Object(BusName, ObjectPath).Call(Interface+".List", 0, true).Store(&out); err != nil {
+	if err := bus.rootConn(t).Object(agentproto.BusName, objectPath).Call(agentproto.Interface+".List", 0, true).Store(&out); err != nil {
 		t.Errorf("root's List: %v", err)
 	}
 	if !strings.Contains(out, `"member"`) {
@@ -68,7 +69,7 @@ func TestAllowedGroup(t *testing.T) {
 // set to one the host has, lets the bus itself refuse outsiders.
 func TestGroupBusPolicyExample(t *testing.T) {
 	group := nobodysGroup(t)
-	example, err := os.ReadFile(projectFile(t, "contrib/dbus/"+BusName+".group.conf.example"))
+	example, err := os.ReadFile(projectFile(t, "contrib/dbus/"+agentproto.BusName+".group.conf.example"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestGroupBusPolicyExample(t *testing.T) {
 		t.Errorf("an outsider's List: %s %s, want the bus's access denied", r.Err, r.Msg)
 	}
 	var out string
-	if err := bus.rootConn(t).Object(BusName, ObjectPath).Call(Interface+".List", 0, true).Store(&out); err != nil {
+	if err := bus.rootConn(t).Object(agentproto.BusName, objectPath).Call(agentproto.Interface+".List", 0, true).Store(&out); err != nil {
 		t.Errorf("root's List: %v", err)
 	}
 }

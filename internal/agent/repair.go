@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,62 +9,17 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 )
 
-// Observed is what Repair is told exists: every devbox container on the
-// host, as an admin's scan of every user's quadlet directory found it
-// (`devbox-quadlet ledger`). Fields may be added, never renamed.
-type Observed struct {
-	Schema int `json:"schema"`
-	// Scanned is when the scan began. Entries created or confirmed after
-	// it are kept: the scan cannot have seen them.
-	Scanned    time.Time           `json:"scanned,omitzero"`
-	Containers []ObservedContainer `json:"containers"`
-}
-
-// ObservedContainer is one container file found by the scan.
-type ObservedContainer struct {
-	Name    string    `json:"name"`
-	UID     uint32    `json:"uid"`
-	User    string    `json:"user"`
-	CPUs    float64   `json:"cpus"`
-	Memory  int64     `json:"memory"`
-	Created time.Time `json:"created"`
-}
-
-// RepairReport is Repair's reply. Fields may be added, never renamed.
-type RepairReport struct {
-	Schema int  `json:"schema"`
-	DryRun bool `json:"dry_run"`
-	// Rebuilt is set when the ledger file could not be read and was (or,
-	// in a dry run, would be) moved aside and rebuilt from the scan.
-	Rebuilt bool `json:"rebuilt"`
-	// MovedTo is where the unreadable ledger went.
-	MovedTo string         `json:"moved_to,omitempty"`
-	Removed []RepairChange `json:"removed"`
-	Added   []RepairChange `json:"added"`
-	// Skipped are containers found that could not be added: their name
-	// is held by another user's entry.
-	Skipped []RepairChange `json:"skipped"`
-	// Kept is how many entries stay as they were.
-	Kept int `json:"kept"`
-}
-
-// RepairChange is one entry Repair removed, added or skipped, and why.
-type RepairChange struct {
-	Name string `json:"name"`
-	User string `json:"user"`
-	Why  string `json:"why"`
-}
-
 // maxObserved bounds Repair's input: far more containers than a host runs.
 const maxObserved = 100000
 
-// Repair checks the ledger against what exists (observedJSON, an Observed)
-// and, unless dryRun, fixes it: it drops entries whose container is
-// neither found, nor running, nor holding a live reservation (an orphan of
+// Repair checks the ledger against what exists (observedJSON, an
+// agentproto.Observed) and, unless dryRun, fixes it: it drops entries
+// whose container is neither found, nor running, nor holding a live reservation (an orphan of
 // a create that was killed, or of a destroy while the agent was down), and
 // adds found containers that the ledger lacks, if their name is free. A
 // ledger file that cannot be read (every other method fails closed on it)
@@ -78,9 +32,9 @@ func (s *Server) Repair(sender dbus.Sender, observedJSON string, dryRun bool) (s
 	}
 	if !s.admin(uid, login) {
 		s.logf("denied repair to %s (uid %d): not an admin", login, uid)
-		return "", dbus.NewError(Denied, []any{login + " is not an admin of this host; admins are root and the users marked admin = true under [users." + login + "] in the config"})
+		return "", denied(login + " is not an admin of this host; admins are root and the users marked admin = true under [users." + login + "] in the config")
 	}
-	var obs Observed
+	var obs agentproto.Observed
 	if err := json.Unmarshal([]byte(observedJSON), &obs); err != nil {
 		return "", toDBus(errdefs.Errorf(errdefs.Usage, "repair: the observed containers are not JSON: %v", err))
 	}
@@ -98,7 +52,7 @@ func (s *Server) Repair(sender dbus.Sender, observedJSON string, dryRun bool) (s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.Now()
-	report := RepairReport{Schema: 1, DryRun: dryRun, Removed: []RepairChange{}, Added: []RepairChange{}, Skipped: []RepairChange{}}
+	report := agentproto.RepairReport{Schema: 1, DryRun: dryRun, Removed: []agentproto.RepairChange{}, Added: []agentproto.RepairChange{}, Skipped: []agentproto.RepairChange{}}
 	ledger, _, _, err := s.load(now)
 	if err != nil {
 		s.logf("repair: the ledger cannot be read, rebuilding it from what is observed: %v", err)
@@ -142,9 +96,9 @@ func (s *Server) Repair(sender dbus.Sender, observedJSON string, dryRun bool) (s
 }
 
 // planRepair changes ledger to agree with obs, and reports what it did.
-func planRepair(now time.Time, ledger policy.Ledger, obs Observed, running map[string]bool, lim policy.Limits, report *RepairReport) {
-	found := map[string]ObservedContainer{}
-	cs := append([]ObservedContainer(nil), obs.Containers...)
+func planRepair(now time.Time, ledger policy.Ledger, obs agentproto.Observed, running map[string]bool, lim policy.Limits, report *agentproto.RepairReport) {
+	found := map[string]agentproto.ObservedContainer{}
+	cs := append([]agentproto.ObservedContainer(nil), obs.Containers...)
 	sort.Slice(cs, func(i, j int) bool {
 		if cs[i].Name != cs[j].Name {
 			return cs[i].Name < cs[j].Name
@@ -153,7 +107,7 @@ func planRepair(now time.Time, ledger policy.Ledger, obs Observed, running map[s
 	})
 	for _, c := range cs {
 		if prev, dup := found[c.Name]; dup {
-			report.Skipped = append(report.Skipped, RepairChange{c.Name, c.User, fmt.Sprintf("%s has a container of the same name", prev.User)})
+			report.Skipped = append(report.Skipped, agentproto.RepairChange{Name: c.Name, User: c.User, Why: fmt.Sprintf("%s has a container of the same name", prev.User)})
 			continue
 		}
 		found[c.Name] = c
@@ -177,7 +131,7 @@ func planRepair(now time.Time, ledger policy.Ledger, obs Observed, running map[s
 				why = fmt.Sprintf("the container file of that name is %s's, not %s's", c.User, e.User)
 			}
 			delete(ledger.Entries, name)
-			report.Removed = append(report.Removed, RepairChange{name, e.User, why})
+			report.Removed = append(report.Removed, agentproto.RepairChange{Name: name, User: e.User, Why: why})
 			continue
 		}
 		report.Kept++
@@ -188,10 +142,10 @@ func planRepair(now time.Time, ledger policy.Ledger, obs Observed, running map[s
 		switch {
 		case held && e.UID == c.UID:
 		case held:
-			report.Skipped = append(report.Skipped, RepairChange{c.Name, c.User, fmt.Sprintf("the name is held by %s's entry, which is running or being created", e.User)})
+			report.Skipped = append(report.Skipped, agentproto.RepairChange{Name: c.Name, User: c.User, Why: fmt.Sprintf("the name is held by %s's entry, which is running or being created", e.User)})
 		default:
 			ledger.Entries[name] = policy.Entry{Name: c.Name, UID: c.UID, User: c.User, CPUs: c.CPUs, Memory: c.Memory, Created: c.Created, Confirmed: now}
-			report.Added = append(report.Added, RepairChange{c.Name, c.User, "its container file exists but the ledger did not know it"})
+			report.Added = append(report.Added, agentproto.RepairChange{Name: c.Name, User: c.User, Why: "its container file exists but the ledger did not know it"})
 		}
 	}
 }
@@ -203,21 +157,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// Repair asks the agent to check (dryRun) or repair its ledger against obs.
-func (c *Client) Repair(ctx context.Context, obs Observed, dryRun bool) (RepairReport, error) {
-	data, err := json.Marshal(obs)
-	if err != nil {
-		return RepairReport{}, errdefs.Errorf(errdefs.System, "repair: %w", err)
-	}
-	var out string
-	if err := c.obj.CallWithContext(ctx, Interface+".Repair", 0, string(data), dryRun).Store(&out); err != nil {
-		return RepairReport{}, fromDBus("repair the ledger", err)
-	}
-	var r RepairReport
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		return RepairReport{}, errdefs.Errorf(errdefs.System, "repair: bad reply from the host agent: %w", err)
-	}
-	return r, nil
 }

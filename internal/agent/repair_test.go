@@ -9,33 +9,34 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 )
 
-func observedJSON(t *testing.T, cs ...ObservedContainer) string {
+func observedJSON(t *testing.T, cs ...agentproto.ObservedContainer) string {
 	t.Helper()
-	data, err := json.Marshal(Observed{Schema: 1, Containers: cs})
+	data, err := json.Marshal(agentproto.Observed{Schema: 1, Containers: cs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(data)
 }
 
-func report(t *testing.T, r peerReply) RepairReport {
+func report(t *testing.T, r peerReply) agentproto.RepairReport {
 	t.Helper()
 	if r.Err != "" {
 		t.Fatalf("Repair: %s: %s", r.Err, r.Msg)
 	}
-	var rep RepairReport
+	var rep agentproto.RepairReport
 	if err := json.Unmarshal([]byte(r.Out), &rep); err != nil {
 		t.Fatalf("report %q: %v", r.Out, err)
 	}
 	return rep
 }
 
-func changes(cs []RepairChange) string {
+func changes(cs []agentproto.RepairChange) string {
 	var out []string
 	for _, c := range cs {
 		out = append(out, c.Name+" ("+c.User+")")
@@ -68,11 +69,11 @@ func TestRepair(t *testing.T) {
 	bus.serve(t, s)
 	attacker, admin := bus.startPeer(t, attackerUID), bus.startPeer(t, victimUID)
 	obs := observedJSON(t,
-		ObservedContainer{Name: "has-file", UID: attackerUID, User: "nobody", CPUs: 1, Memory: 1 << 30},
-		ObservedContainer{Name: "lost", UID: victimUID, User: "daemon", CPUs: 2, Memory: 4 << 30, Created: now.Add(-24 * time.Hour)},
-		ObservedContainer{Name: "creating", UID: victimUID, User: "daemon", CPUs: 2, Memory: 4 << 30},
+		agentproto.ObservedContainer{Name: "has-file", UID: attackerUID, User: "nobody", CPUs: 1, Memory: 1 << 30},
+		agentproto.ObservedContainer{Name: "lost", UID: victimUID, User: "daemon", CPUs: 2, Memory: 4 << 30, Created: now.Add(-24 * time.Hour)},
+		agentproto.ObservedContainer{Name: "creating", UID: victimUID, User: "daemon", CPUs: 2, Memory: 4 << 30},
 	)
-	if r := attacker.call("Repair", sArg(obs), bArg(false)); r.Err != Denied {
+	if r := attacker.call("Repair", sArg(obs), bArg(false)); r.Err != agentproto.ErrorDenied {
 		t.Errorf("a non-admin's Repair: %s %s, want access denied", r.Err, r.Msg)
 	}
 	before, _ := os.ReadFile(s.Store.Path)
@@ -80,7 +81,7 @@ func TestRepair(t *testing.T) {
 	if after, _ := os.ReadFile(s.Store.Path); string(after) != string(before) {
 		t.Errorf("the dry run changed the ledger")
 	}
-	for _, rep := range []RepairReport{dry, report(t, admin.call("Repair", sArg(obs), bArg(false)))} {
+	for _, rep := range []agentproto.RepairReport{dry, report(t, admin.call("Repair", sArg(obs), bArg(false)))} {
 		if got := changes(rep.Removed); got != "orphan (nobody)" {
 			t.Errorf("dry run %v: removed %s, want orphan (nobody)", rep.DryRun, got)
 		}
@@ -123,20 +124,20 @@ func TestRepairRebuildsACorruptLedger(t *testing.T) {
 	bus.serve(t, s)
 	user := bus.startPeer(t, attackerUID)
 	wantClass(t, "Reserve on a corrupt ledger", user.reserve("mine", true, 1, 1<<30), errdefs.System)
-	obs := observedJSON(t, ObservedContainer{Name: "mine", UID: attackerUID, User: "nobody", CPUs: 1, Memory: 1 << 30})
-	root := bus.rootConn(t).Object(BusName, ObjectPath)
+	obs := observedJSON(t, agentproto.ObservedContainer{Name: "mine", UID: attackerUID, User: "nobody", CPUs: 1, Memory: 1 << 30})
+	root := bus.rootConn(t).Object(agentproto.BusName, objectPath)
 	var out string
-	if err := root.Call(Interface+".Repair", 0, obs, true).Store(&out); err != nil {
+	if err := root.Call(agentproto.Interface+".Repair", 0, obs, true).Store(&out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out, `"rebuilt":true`) || !strings.Contains(out, `"dry_run":true`) {
 		t.Errorf("dry run on a corrupt ledger: %s", out)
 	}
 	wantClass(t, "Reserve after the dry run", user.reserve("other", true, 1, 1<<30), errdefs.System)
-	if err := root.Call(Interface+".Repair", 0, obs, false).Store(&out); err != nil {
+	if err := root.Call(agentproto.Interface+".Repair", 0, obs, false).Store(&out); err != nil {
 		t.Fatal(err)
 	}
-	var rep RepairReport
+	var rep agentproto.RepairReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/introspect"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
@@ -64,18 +65,12 @@ type Server struct {
 // DefaultObserveEvery is how often the agent looks at the cgroups on its own.
 const DefaultObserveEvery = 15 * time.Second
 
-// Listing is the List reply: the ledger as the caller may see it, with
-// what is observed running. Fields may be added, never renamed.
-type Listing struct {
-	Schema  int            `json:"schema"`
-	All     bool           `json:"all"`
-	Entries []ListingEntry `json:"entries"`
-}
-
-// ListingEntry is one ledger entry in a Listing.
-type ListingEntry struct {
-	policy.Entry
-	Running bool `json:"running"`
+// listingEntry is e as List reports it, running or not.
+func listingEntry(e policy.Entry, running bool) agentproto.ListingEntry {
+	return agentproto.ListingEntry{
+		Name: e.Name, UID: e.UID, User: e.User, CPUs: e.CPUs, Memory: e.Memory, Created: e.Created,
+		Reserved: e.Reserved, SeenRunning: e.SeenRunning, Confirmed: e.Confirmed, Running: running,
+	}
 }
 
 // caller returns the unix uid and login name of the method's sender, and
@@ -83,7 +78,7 @@ type ListingEntry struct {
 func (s *Server) caller(sender dbus.Sender) (uint32, string, *dbus.Error) {
 	var uid uint32
 	if err := s.conn.BusObject().Call("org.freedesktop.DBus.GetConnectionUnixUser", 0, string(sender)).Store(&uid); err != nil {
-		return 0, "", dbus.NewError(Denied, []any{"cannot tell who is calling: " + err.Error()})
+		return 0, "", denied("cannot tell who is calling: " + err.Error())
 	}
 	name := strconv.FormatUint(uint64(uid), 10)
 	u, uerr := user.LookupId(name)
@@ -93,7 +88,7 @@ func (s *Server) caller(sender dbus.Sender) (uint32, string, *dbus.Error) {
 	if group := string(s.Config.Agent.AllowedGroup); group != "" && uid != 0 {
 		if err := member(u, uerr, group); err != nil {
 			s.logf("denied %s (uid %d): %v", name, uid, err)
-			return 0, "", dbus.NewError(Denied, []any{fmt.Sprintf("%s may not use the devbox-quadlet agent on this host: only members of the group %q may ([agent] allowed_group): %v; ask an admin to add you", name, group, err)})
+			return 0, "", denied(fmt.Sprintf("%s may not use the devbox-quadlet agent on this host: only members of the group %q may ([agent] allowed_group): %v; ask an admin to add you", name, group, err))
 		}
 	}
 	return uid, name, nil
@@ -289,7 +284,7 @@ func (s *Server) change(sender dbus.Sender, name, what string, mustExist bool, a
 		return nil // already gone: releasing twice is not an error
 	case e.UID != uid:
 		s.logf("denied %s of %q to %s (uid %d): owned by uid %d", what, name, login, uid, e.UID)
-		return dbus.NewError(Denied, []any{fmt.Sprintf("container %q is not yours", name)})
+		return denied(fmt.Sprintf("container %q is not yours", name))
 	}
 	note := apply(now, ledger)
 	if err := s.save(ledger); err != nil {
@@ -308,7 +303,7 @@ func (s *Server) List(sender dbus.Sender, all bool) (string, *dbus.Error) {
 	}
 	if all && !s.admin(uid, login) {
 		s.logf("denied list --all to %s (uid %d): not an admin", login, uid)
-		return "", dbus.NewError(Denied, []any{login + " is not an admin of this host; admins are marked admin = true under [users." + login + "] in the config"})
+		return "", denied(login + " is not an admin of this host; admins are marked admin = true under [users." + login + "] in the config")
 	}
 	s.mu.Lock()
 	ledger, running, dirty, err := s.load(s.Now())
@@ -319,10 +314,10 @@ func (s *Server) List(sender dbus.Sender, all bool) (string, *dbus.Error) {
 	if err != nil {
 		return "", toDBus(err)
 	}
-	out := Listing{Schema: 1, All: all, Entries: []ListingEntry{}}
+	out := agentproto.Listing{Schema: 1, All: all, Entries: []agentproto.ListingEntry{}}
 	for _, e := range ledger.Entries {
 		if all || e.UID == uid {
-			out.Entries = append(out.Entries, ListingEntry{Entry: e, Running: running[e.Name]})
+			out.Entries = append(out.Entries, listingEntry(e, running[e.Name]))
 		}
 	}
 	sort.Slice(out.Entries, func(i, j int) bool { return out.Entries[i].Name < out.Entries[j].Name })
@@ -373,7 +368,7 @@ func (s *Server) observe(ctx context.Context) {
 }
 
 const introspection = `<node>
-  <interface name="` + Interface + `">
+  <interface name="` + agentproto.Interface + `">
     <method name="Reserve">
       <arg name="name" type="s" direction="in"/>
       <arg name="create" type="b" direction="in"/>
@@ -423,20 +418,20 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	defer conn.Close()
 	s.conn = conn
-	if err := conn.Export(s, ObjectPath, Interface); err != nil {
+	if err := conn.Export(s, objectPath, agentproto.Interface); err != nil {
 		return errdefs.Errorf(errdefs.System, "agent: export: %w", err)
 	}
-	if err := conn.Export(introspect.Introspectable(introspection), ObjectPath, "org.freedesktop.DBus.Introspectable"); err != nil {
+	if err := conn.Export(introspect.Introspectable(introspection), objectPath, "org.freedesktop.DBus.Introspectable"); err != nil {
 		return errdefs.Errorf(errdefs.System, "agent: export: %w", err)
 	}
-	reply, err := conn.RequestName(BusName, dbus.NameFlagDoNotQueue)
+	reply, err := conn.RequestName(agentproto.BusName, dbus.NameFlagDoNotQueue)
 	if err != nil {
-		return errdefs.Errorf(errdefs.System, "agent: own %s: %w", BusName, err)
+		return errdefs.Errorf(errdefs.System, "agent: own %s: %w", agentproto.BusName, err)
 	}
 	if reply != dbus.RequestNameReplyPrimaryOwner {
-		return errdefs.Errorf(errdefs.System, "agent: %s is already owned", BusName)
+		return errdefs.Errorf(errdefs.System, "agent: %s is already owned", agentproto.BusName)
 	}
-	s.logf("serving %s at %s (ledger %s, global cap %d, %.2f CPUs, %d MiB)", BusName, ObjectPath, s.Store.Path, s.Limits.MaxGlobal, s.Limits.CPUs, s.Limits.Memory>>20)
+	s.logf("serving %s at %s (ledger %s, global cap %d, %.2f CPUs, %d MiB)", agentproto.BusName, agentproto.ObjectPath, s.Store.Path, s.Limits.MaxGlobal, s.Limits.CPUs, s.Limits.Memory>>20)
 	octx, stop := context.WithCancel(ctx)
 	defer stop()
 	go s.observe(octx)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 )
 
@@ -80,7 +81,7 @@ func TestHugeRequests(t *testing.T) {
 			attacker.call("Release", sArg("huge"))
 			continue
 		}
-		if r.Err != errorNames[errdefs.Usage] && r.Err != errorNames[errdefs.HostCap] {
+		if r.Err != agentproto.ErrorName(errdefs.Usage) && r.Err != agentproto.ErrorName(errdefs.HostCap) {
 			t.Errorf("%s: %s %s, want a usage or host-cap refusal", tc.what, r.Err, r.Msg)
 		}
 		t.Logf("%s: %s", tc.what, r.Msg)

@@ -1,6 +1,7 @@
-// Package agentd builds the host agent's backends from its config: the
-// auth-key resolver (1Password SDK or per-user files) and the Tailscale API
-// client of destroy's fallback. Only devbox-quadlet-agent links it.
+// Package agentd is the host agent's shell: its command line (Run), the
+// server built from the config, and the agent's backends (the auth-key
+// resolver, 1Password SDK or per-user files, and the Tailscale API client of
+// destroy's fallback). Only devbox-quadlet-agent links it.
 package agentd
 
 import (

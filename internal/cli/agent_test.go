@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets"
 )
@@ -20,10 +20,10 @@ type fakeAgent struct {
 	available bool
 	refuse    error
 	keyErr    error
-	forget    string
+	forget    string // ForgetDevice's reply, in its wire form
 	calls     []string
-	observed  agent.Observed // what Repair was given
-	report    agent.RepairReport
+	observed  agentproto.Observed // what Repair was given
+	report    agentproto.RepairReport
 }
 
 func (a *fakeAgent) AuthKey(_ context.Context, name string) (secrets.Key, error) {
@@ -33,9 +33,12 @@ func (a *fakeAgent) AuthKey(_ context.Context, name string) (secrets.Key, error)
 	}
 	return secrets.Key(canary), nil
 }
-func (a *fakeAgent) ForgetDevice(_ context.Context, name string) (string, error) {
+func (a *fakeAgent) ForgetDevice(_ context.Context, name string) (agentproto.ForgetOutcome, error) {
 	a.calls = append(a.calls, "forget "+name)
-	return a.forget, nil
+	if a.forget == "" {
+		return agentproto.ForgetOutcome{}, nil
+	}
+	return agentproto.ParseForgetOutcome(a.forget)
 }
 
 func (a *fakeAgent) Available(context.Context) bool { return a.available }
@@ -55,7 +58,7 @@ func (a *fakeAgent) Release(_ context.Context, name string) error {
 	a.calls = append(a.calls, "release "+name)
 	return nil
 }
-func (a *fakeAgent) Repair(_ context.Context, obs agent.Observed, dryRun bool) (agent.RepairReport, error) {
+func (a *fakeAgent) Repair(_ context.Context, obs agentproto.Observed, dryRun bool) (agentproto.RepairReport, error) {
 	a.calls = append(a.calls, fmt.Sprintf("repair dry_run=%v", dryRun))
 	a.observed = obs
 	r := a.report
@@ -66,8 +69,8 @@ func (a *fakeAgent) Confirm(_ context.Context, name string) error {
 	a.calls = append(a.calls, "confirm "+name)
 	return nil
 }
-func (a *fakeAgent) List(context.Context, bool) (agent.Listing, error) {
-	return agent.Listing{Schema: 1, All: true}, nil
+func (a *fakeAgent) List(context.Context, bool) (agentproto.Listing, error) {
+	return agentproto.Listing{Schema: 1, All: true}, nil
 }
 func (a *fakeAgent) Close() {}
 

@@ -20,12 +20,6 @@ func Run(ctx context.Context, args []string, env *Env) int {
 	return run(ctx, newApp(env), args, env)
 }
 
-// RunAgent runs the host agent's command line (cmd/devbox-quadlet-agent):
-// the same exit codes and error format as Run, with env.AgentBackends set.
-func RunAgent(ctx context.Context, args []string, env *Env) int {
-	return run(ctx, newAgentApp(env), args, env)
-}
-
 func run(ctx context.Context, app *cli.App, args []string, env *Env) (code int) {
 	// A bug must not look like a usage error: Go's own panic exit status is
 	// 2, which R-09 gives to usage errors. Exit 1 ("anything else") instead.

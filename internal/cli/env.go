@@ -13,12 +13,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentclient"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/journal"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/podman"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
-	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets"
 )
 
 // Version is the tool version, written into every unit's labels. Release
@@ -88,9 +87,6 @@ type Env struct {
 	// StartSettle is how long after a start job create and start wait
 	// before checking that the container stayed up.
 	StartSettle time.Duration
-	// AgentBackends builds the host agent's key resolver and Tailscale API
-	// client from its config; set only in devbox-quadlet-agent (agentd).
-	AgentBackends func(cfg config.Config, getenv func(string) string) (secrets.Resolver, agent.Forgetter, error)
 	// TraceFrom, when set, turns on timing traces (trace.go) measured
 	// from this moment.
 	TraceFrom time.Time
@@ -130,7 +126,7 @@ func DefaultEnv() *Env {
 			return err == nil
 		},
 		DialAgent: func(ctx context.Context) (Agent, error) {
-			c, err := agent.Dial(ctx)
+			c, err := agentclient.Dial(ctx)
 			if err != nil {
 				return nil, err
 			}

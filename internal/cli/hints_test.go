@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 )
@@ -35,7 +35,7 @@ func TestAdmissionHint(t *testing.T) {
 // call the admin.
 func TestRateLimitHint(t *testing.T) {
 	h := newHarness(t)
-	a := &fakeAgent{available: true, keyErr: errdefs.Errorf(errdefs.Secret, "%s auth-key lookups: each user may make 5, then one every 30s; try again in 10s", agent.RateLimitedPhrase)}
+	a := &fakeAgent{available: true, keyErr: agentproto.RateLimitedf("too many auth-key lookups: each user may make 5, then one every 30s; try again in 10s")}
 	withAgent(h, a, "auto")
 	if code := h.run("create", "demo"); code != 7 {
 		t.Fatalf("exit %d, want 7: %s", code, h.errOut)

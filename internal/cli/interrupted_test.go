@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
-	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
 )
 
@@ -106,11 +105,11 @@ func TestInterruptedCreateBeforeStartIsCleanedUp(t *testing.T) {
 // ledgerAgent is a fakeAgent whose List shows entries.
 type ledgerAgent struct {
 	*fakeAgent
-	entries []agent.ListingEntry
+	entries []agentproto.ListingEntry
 }
 
-func (a *ledgerAgent) List(context.Context, bool) (agent.Listing, error) {
-	return agent.Listing{Schema: 1, Entries: a.entries}, nil
+func (a *ledgerAgent) List(context.Context, bool) (agentproto.Listing, error) {
+	return agentproto.Listing{Schema: 1, Entries: a.entries}, nil
 }
 
 // TestIntentBeforeReservation: the intent record is written before the
@@ -150,9 +149,9 @@ func TestIntentBeforeReservation(t *testing.T) {
 // with the name and the cap slot taken forever.
 func TestDestroyReleasesAnOrphanedName(t *testing.T) {
 	h := newHarness(t)
-	a := &ledgerAgent{fakeAgent: &fakeAgent{available: true}, entries: []agent.ListingEntry{
-		{Entry: policy.Entry{Name: "ghost", UID: 1000, User: "alice", Created: time.Now()}},
-		{Entry: policy.Entry{Name: "other", UID: 1001, User: "bob", Created: time.Now()}},
+	a := &ledgerAgent{fakeAgent: &fakeAgent{available: true}, entries: []agentproto.ListingEntry{
+		{Name: "ghost", UID: 1000, User: "alice", Created: time.Now()},
+		{Name: "other", UID: 1001, User: "bob", Created: time.Now()},
 	}}
 	h.env.DialAgent = func(context.Context) (Agent, error) { return a, nil }
 	withAgentConfig(h, "auto")

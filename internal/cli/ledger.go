@@ -14,7 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
@@ -82,7 +82,7 @@ func ledgerCommand(env *Env) *cli.Command {
 // ledgerRun scans the users' quadlet directories and asks the agent to
 // check or repair its ledger against what was found.
 func ledgerRun(ctx context.Context, env *Env, cfg config.Config, ag Agent, o ledgerOptions) error {
-	obs := agent.Observed{Schema: 1, Scanned: env.Now().UTC(), Containers: []agent.ObservedContainer{}}
+	obs := agentproto.Observed{Schema: 1, Scanned: env.Now().UTC(), Containers: []agentproto.ObservedContainer{}}
 	users, err := scanUsers(o.Passwd, cfg, func(f string, a ...any) { warnf(env, f, a...) })
 	if err != nil {
 		return err
@@ -153,9 +153,9 @@ const maxQuadletFile = 1 << 20
 // scanQuadlets finds u's devbox containers in dir. It runs as root in
 // directories users control, so it reads only regular files that u owns,
 // does not follow symbolic links, and cannot be made to wait on a FIFO.
-func scanQuadlets(u scanUser, dir string, warn func(string, ...any)) []agent.ObservedContainer {
+func scanQuadlets(u scanUser, dir string, warn func(string, ...any)) []agentproto.ObservedContainer {
 	paths, _ := filepath.Glob(filepath.Join(dir, quadlet.Prefix+"*.container"))
-	var out []agent.ObservedContainer
+	var out []agentproto.ObservedContainer
 	for _, p := range paths {
 		file := filepath.Base(p)
 		name := strings.TrimSuffix(strings.TrimPrefix(file, quadlet.Prefix), ".container")
@@ -176,7 +176,7 @@ func scanQuadlets(u scanUser, dir string, warn func(string, ...any)) []agent.Obs
 			warn("skipped %s: its label names the container %q", p, spec.Name)
 			continue
 		}
-		out = append(out, agent.ObservedContainer{Name: name, UID: u.uid, User: u.name, CPUs: float64(spec.CPUs), Memory: int64(spec.Memory), Created: spec.Created})
+		out = append(out, agentproto.ObservedContainer{Name: name, UID: u.uid, User: u.name, CPUs: float64(spec.CPUs), Memory: int64(spec.Memory), Created: spec.Created})
 	}
 	return out
 }
@@ -206,7 +206,7 @@ func readOwnedFile(path string, uid uint32) ([]byte, error) {
 }
 
 // printRepair prints the agent's report for a person.
-func printRepair(w io.Writer, r agent.RepairReport) {
+func printRepair(w io.Writer, r agentproto.RepairReport) {
 	would := func(did, will string) string {
 		if r.DryRun {
 			return will

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
 )
@@ -75,7 +75,7 @@ func TestLedgerScan(t *testing.T) {
 	}
 	cfg := config.Default()
 	cfg.Users = map[string]config.User{"alice": {}, "ghost": {}}
-	a := &fakeAgent{available: true, report: agent.RepairReport{Schema: 1, Removed: []agent.RepairChange{{Name: "orphan", User: "bob", Why: "gone"}}, Kept: 1}}
+	a := &fakeAgent{available: true, report: agentproto.RepairReport{Schema: 1, Removed: []agentproto.RepairChange{{Name: "orphan", User: "bob", Why: "gone"}}, Kept: 1}}
 	opts := ledgerOptions{DryRun: true, Passwd: passwd, QuadletDir: ".config/containers/systemd"}
 	done := make(chan error, 1)
 	go func() { done <- ledgerRun(context.Background(), h.env, cfg, a, opts) }()
@@ -88,7 +88,7 @@ func TestLedgerScan(t *testing.T) {
 		t.Fatal("the scan hangs (on the FIFO?)")
 	}
 	got := a.observed.Containers
-	if len(got) != 1 || got[0] != (agent.ObservedContainer{Name: "web", UID: uint32(me), User: "alice", CPUs: 2, Memory: 4 << 30, Created: created}) {
+	if len(got) != 1 || got[0] != (agentproto.ObservedContainer{Name: "web", UID: uint32(me), User: "alice", CPUs: 2, Memory: 4 << 30, Created: created}) {
 		t.Errorf("observed %+v, want only alice's web", got)
 	}
 	if a.observed.Schema != 1 || a.observed.Scanned.IsZero() {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/lifecycle"
@@ -222,7 +222,7 @@ func statusAll(c *cli.Context, env *Env, ag Agent, name string) error {
 			if c.Bool("json") {
 				return writeJSON(env.Stdout, struct {
 					Schema int `json:"schema"`
-					agent.ListingEntry
+					agentproto.ListingEntry
 				}{1, e})
 			}
 			fmt.Fprintf(env.Stdout, "%s (owner %s, uid %d)\n  running:  %t\n  limits:   cpus %s, memory %s\n  created:  %s\n",

@@ -18,7 +18,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/podman"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
@@ -58,9 +58,9 @@ type Agent interface {
 	Stop(ctx context.Context, name string) error
 	Release(ctx context.Context, name string) error
 	Confirm(ctx context.Context, name string) error
-	List(ctx context.Context, all bool) (agent.Listing, error)
+	List(ctx context.Context, all bool) (agentproto.Listing, error)
 	AuthKey(ctx context.Context, name string) (secrets.Key, error)
-	ForgetDevice(ctx context.Context, name string) (string, error)
+	ForgetDevice(ctx context.Context, name string) (agentproto.ForgetOutcome, error)
 	Close()
 }
 

@@ -2,12 +2,13 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
@@ -51,7 +52,7 @@ func (n noAgentOnePassword) Resolve(context.Context, string) (secrets.Key, error
 func (m *Manager) authKey(ctx context.Context, ag Agent, name string) (secrets.Key, error) {
 	if ag != nil {
 		k, err := ag.AuthKey(ctx, name)
-		if err != nil && strings.HasPrefix(err.Error(), agent.RateLimitedPhrase+" ") {
+		if errors.Is(err, agentproto.ErrRateLimited) {
 			return nil, errdefs.WithHint(err, "wait until the time given and run it again")
 		}
 		if err != nil {
@@ -181,8 +182,8 @@ func (m *Manager) leaveTailnet(ctx context.Context, ag Agent, name string, runni
 		res.API = "failed: " + firstLine(err.Error())
 		return res
 	}
-	res.API = out
-	res.OK = strings.HasPrefix(out, agent.ForgetDeleted) || out == agent.ForgetNotFound
+	res.API = out.String()
+	res.OK = out.Gone()
 	return res
 }
 

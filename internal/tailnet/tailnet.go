@@ -5,21 +5,12 @@ package tailnet
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"strings"
 
 	tailscale "tailscale.com/client/tailscale/v2"
 
-	"github.com/devbox-quadlet/devbox-quadlet/internal/agent"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
-)
-
-// Outcomes of Forget, as reported in destroy's tailnet_cleanup; the words
-// are the agent protocol's, which the CLI reads.
-const (
-	Deleted  = agent.ForgetDeleted
-	NotFound = agent.ForgetNotFound
 )
 
 // API is a Tailscale API client with OAuth client credentials.
@@ -62,25 +53,23 @@ func Match(devices []tailscale.Device, name, owner string) []tailscale.Device {
 	return out
 }
 
-// Forget deletes the devices of container name of owner. It returns Deleted
-// or NotFound; errors never carry the OAuth secret.
-func (a *API) Forget(ctx context.Context, name, owner string) (string, error) {
+// Forget deletes the devices of container name of owner and returns how
+// many it deleted (0: the tailnet has none); errors never carry the OAuth
+// secret.
+func (a *API) Forget(ctx context.Context, name, owner string) (int, error) {
 	devices, err := a.client.Devices().List(ctx)
 	if err != nil {
-		return "", errdefs.Errorf(errdefs.System, "tailscale API: list devices: %v", err)
+		return 0, errdefs.Errorf(errdefs.System, "tailscale API: list devices: %v", err)
 	}
 	match := Match(devices, name, owner)
-	if len(match) == 0 {
-		return NotFound, nil
-	}
 	for _, d := range match {
 		id := d.NodeID
 		if id == "" {
 			id = d.ID
 		}
 		if err := a.client.Devices().Delete(ctx, id); err != nil {
-			return "", errdefs.Errorf(errdefs.System, "tailscale API: delete device %s (%s): %v", id, d.Name, err)
+			return 0, errdefs.Errorf(errdefs.System, "tailscale API: delete device %s (%s): %v", id, d.Name, err)
 		}
 	}
-	return fmt.Sprintf("%s %d device(s)", Deleted, len(match)), nil
+	return len(match), nil
 }

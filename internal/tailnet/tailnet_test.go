@@ -84,14 +84,14 @@ func TestForgetAgainstLocalAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := api.Forget(context.Background(), "demo", "alice")
-	if err != nil || got != "deleted 1 device(s)" {
-		t.Fatalf("Forget = %q, %v", got, err)
+	if err != nil || got != 1 {
+		t.Fatalf("Forget = %d, %v, want 1 device deleted", got, err)
 	}
 	if !slices.Equal(fake.deleted, []string{"n1"}) {
 		t.Errorf("deleted %v, want [n1]", fake.deleted)
 	}
-	if got, err := api.Forget(context.Background(), "gone", "alice"); err != nil || got != NotFound {
-		t.Errorf("Forget(gone) = %q, %v", got, err)
+	if got, err := api.Forget(context.Background(), "gone", "alice"); err != nil || got != 0 {
+		t.Errorf("Forget(gone) = %d, %v, want none deleted", got, err)
 	}
 
 	bad, _ := New(srv.URL, "-", "client-1", "wrong-secret")
