@@ -27,7 +27,7 @@ bash test/nix/flake-outputs.sh
 
 step "unit tests"
 mkdir -p build/cover
-go test -count=1 -coverprofile=build/cover/unit.out ./...
+go test -count=1 -coverpkg=./internal/... -coverprofile=build/cover/unit.out ./...
 
 step "fuzz (a few seconds per target)"
 for target in \
@@ -47,4 +47,4 @@ bash test/vm/e2e.sh test
 
 step "coverage: unit tests plus the edge tests run in the VM (internal/sd against the real user manager)"
 go run ./test/cover -profile build/cover/unit.out -profile build/vm-test/share/out/sd-e2e.cover \
-	internal/lifecycle internal/agent internal/sd internal/cli internal/quadlet internal/reaper internal/config
+	internal/lifecycle internal/agent internal/agentclient internal/agentd internal/sd internal/cli internal/quadlet internal/reaper internal/config
