@@ -1,6 +1,6 @@
-// Package cli is the devbox-quadlet command line: one file per verb, text and
-// --json output, exit codes and fix-it hints. It wires the pure core (config,
-// policy, quadlet) to the edges (sd, podman) and does all of its own I/O.
+// Package cli is the devbox-quadlet command line: one file per verb that
+// turns flags into options, calls one method of internal/lifecycle and
+// prints the result as text or --json, with exit codes and fix-it hints.
 package cli
 
 import (
@@ -16,6 +16,7 @@ import (
 	"github.com/devbox-quadlet/devbox-quadlet/internal/agentclient"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/journal"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/lifecycle"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/podman"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
 )
@@ -24,37 +25,17 @@ import (
 // builds set it with -ldflags "-X .../internal/cli.Version=...".
 var Version = "0.1.0-dev"
 
-// Systemd is what the verbs need from the user's systemd manager.
-type Systemd interface {
-	Reload(ctx context.Context) error
-	Start(ctx context.Context, unit string) error
-	Stop(ctx context.Context, unit string) error
-	Restart(ctx context.Context, unit string) error
-	ResetFailed(ctx context.Context, unit string) error
-	Units(ctx context.Context, names []string) ([]sd.UnitState, error)
-	ServiceStatus(ctx context.Context, unit string) (sd.Status, error)
-	CPUUsage(ctx context.Context, unit string) (time.Duration, bool, error)
-	UnitFile(ctx context.Context, unit string) (path string, active bool, err error)
-	Close()
-}
+// Systemd and Podman are what the verbs need from the user's systemd
+// manager and podman: the lifecycle's own interfaces.
+type (
+	Systemd = lifecycle.Systemd
+	Podman  = lifecycle.Podman
+)
 
 // Journal is what the verbs need from the user journal.
 type Journal interface {
 	Logs(ctx context.Context, q journal.Query, stdout, stderr io.Writer) error
 	Tail(ctx context.Context, unit string, n int) []string
-}
-
-// Podman is what the verbs need from podman.
-type Podman interface {
-	Image(ctx context.Context, ref string, labels ...string) (podman.Image, error)
-	VolumeExists(ctx context.Context, name string) (bool, error)
-	RemoveVolume(ctx context.Context, name string) error
-	RemoveContainer(ctx context.Context, name string) error
-	CreateSecret(ctx context.Context, name string, data []byte) error
-	RemoveSecret(ctx context.Context, name string) error
-	Exec(ctx context.Context, container string, argv ...string) (string, error)
-	ExportVolume(ctx context.Context, name, path string) error
-	ImportVolume(ctx context.Context, name, path string) error
 }
 
 // Env is everything a verb may touch outside its own arguments. main builds
