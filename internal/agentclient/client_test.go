@@ -182,10 +182,17 @@ func TestCallsCarryTheirArguments(t *testing.T) {
 	if c.Available(t.Context()) {
 		t.Error("Available with no agent on the bus")
 	}
+	// No agent and no systemd on this bus: nothing is installed.
+	if err := c.Ready(t.Context()); !IsNotInstalled(err) || !errdefs.Is(err, errdefs.AgentMissing) {
+		t.Errorf("Ready with no agent on the bus = %v, want ErrNotInstalled", err)
+	}
 	f := &fakeAgent{reply: `{"schema":1,"all":true,"entries":[{"name":"web","uid":1000,"user":"alice","cpus":2,"memory":1024,"created":"2026-11-29T08:00:00Z","running":true}]}`}
 	serveFake(t, addr, f)
 	if !c.Available(t.Context()) {
 		t.Fatal("the agent is not available")
+	}
+	if err := c.Ready(t.Context()); err != nil {
+		t.Fatalf("Ready with the agent on the bus: %v", err)
 	}
 	ctx := t.Context()
 	for what, err := range map[string]error{

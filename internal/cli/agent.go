@@ -2,19 +2,24 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentclient"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
-	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets"
 )
 
 // Agent is what the verbs need from the host agent.
 type Agent interface {
-	Available(ctx context.Context) bool
+	// Ready makes sure the agent answers, starting it if need be
+	// (agentclient.Client.Ready): agentclient.ErrNotInstalled when there
+	// is none, an *agentclient.UnitFailedError when it is installed but
+	// failing, within about a second either way.
+	Ready(ctx context.Context) error
 	Reserve(ctx context.Context, name string, create bool, cpus float64, memory int64) error
 	Stop(ctx context.Context, name string) error
 	Release(ctx context.Context, name string) error
@@ -34,43 +39,80 @@ type Agent interface {
 const (
 	modeAgent      = "agent"
 	modeStandalone = "standalone"
+	// modeUnavailable: the agent is required or installed but does not
+	// answer; read-only verbs go on with the user's own containers.
+	modeUnavailable = "unavailable"
 )
 
 // hostAgent connects to the host agent as the config says. It returns nil
 // in standalone mode: config mode "off", or "auto" with no agent installed.
-// Mode "required" with no agent is an errdefs.AgentMissing error (exit 9).
+// An agent that is installed but failing (its unit failed, is restarting
+// or cannot be loaded) is an errdefs.AgentMissing error (exit 9) in modes
+// "required" and "auto" alike: falling back to standalone would skip the
+// global cap and unique names behind the admin's back. So is no agent at
+// all in mode "required".
 func hostAgent(c *cli.Context, env *Env, cfg config.Config) (Agent, error) {
 	if cfg.Agent.Mode == "off" || env.DialAgent == nil {
 		return nil, nil
 	}
 	// Not tied to the command's context, for the rollback's sake (see dial).
 	a, err := env.DialAgent(context.WithoutCancel(c.Context))
-	if err == nil && !a.Available(c.Context) {
-		a.Close()
-		a, err = nil, errdefs.Errorf(errdefs.AgentMissing, "the host agent %s is not running and cannot be activated", agentproto.BusName)
-	}
-	if err != nil {
-		if cfg.Agent.Mode == "required" {
-			return nil, withHint(err, "ask the host's admin to check `systemctl status devbox-quadlet-agent`; the config requires the agent ([agent] mode = \"required\")")
+	if err == nil {
+		if err = a.Ready(c.Context); err == nil {
+			return a, nil
 		}
+		a.Close()
+		if cfg.Agent.Mode != "required" && agentclient.IsNotInstalled(err) {
+			return nil, nil
+		}
+	} else if cfg.Agent.Mode != "required" {
+		// No system bus to ask: nothing says an agent is installed.
 		return nil, nil
+	}
+	why := "the config requires the agent ([agent] mode = \"required\")"
+	var failed *agentclient.UnitFailedError
+	if errors.As(err, &failed) || cfg.Agent.Mode != "required" {
+		why = "while the agent is installed, no command goes on without it (that would skip the global cap and unique names)"
+	}
+	return nil, withHint(err, "%s; %s", whereToLook, why)
+}
+
+// whereToLook is the start of every hint about an agent that does not answer.
+const whereToLook = "an admin can see why with `systemctl status devbox-quadlet-agent` and `journalctl -u devbox-quadlet-agent`"
+
+// agentView is hostAgent for the read-only verbs (list, status): when the
+// agent is required or installed but does not answer, they go on with the
+// user's own containers and warn that the host-wide view is unavailable.
+// down is that error, nil otherwise.
+func agentView(c *cli.Context, env *Env, cfg config.Config) (a Agent, down error) {
+	a, err := hostAgent(c, env, cfg)
+	if err != nil {
+		warnf(env, "warning: the host-wide view is unavailable, showing your own containers only: %s", oneLine(err.Error()))
+		fmt.Fprintf(env.Stderr, "hint: %s\n", whereToLook)
+		return nil, err
 	}
 	return a, nil
 }
 
-func modeOf(a Agent) string {
-	if a == nil {
-		return modeStandalone
+func modeOf(a Agent, down error) string {
+	switch {
+	case a != nil:
+		return modeAgent
+	case down != nil:
+		return modeUnavailable
 	}
-	return modeAgent
+	return modeStandalone
 }
 
 // modeLine explains the mode to a person.
-func modeLine(a Agent) string {
-	if a == nil {
-		return "standalone: per-user caps only; the global cap and unique names are not enforced (no host agent)"
+func modeLine(a Agent, down error) string {
+	switch {
+	case a != nil:
+		return "agent: admission, global cap and unique names by the host agent"
+	case down != nil:
+		return "unavailable: the host agent does not answer, so the host-wide view is unavailable; your own containers only"
 	}
-	return "agent: admission, global cap and unique names by the host agent"
+	return "standalone: per-user caps only; the global cap and unique names are not enforced (no host agent)"
 }
 
 // printLedger prints the agent's view for list --all.

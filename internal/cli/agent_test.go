@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentclient"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets"
@@ -18,6 +19,7 @@ import (
 // fakeAgent records calls and refuses what refuse says.
 type fakeAgent struct {
 	available bool
+	readyErr  error // Ready's error when not available (default: not installed)
 	refuse    error
 	keyErr    error
 	forget    string // ForgetDevice's reply, in its wire form
@@ -41,7 +43,15 @@ func (a *fakeAgent) ForgetDevice(_ context.Context, name string) (agentproto.For
 	return agentproto.ParseForgetOutcome(a.forget)
 }
 
-func (a *fakeAgent) Available(context.Context) bool { return a.available }
+func (a *fakeAgent) Ready(context.Context) error {
+	switch {
+	case a.available:
+		return nil
+	case a.readyErr != nil:
+		return a.readyErr
+	}
+	return errdefs.Mark(errdefs.AgentMissing, agentclient.ErrNotInstalled)
+}
 func (a *fakeAgent) Reserve(_ context.Context, name string, create bool, _ float64, _ int64) error {
 	if create {
 		a.calls = append(a.calls, "reserve-create "+name)
@@ -150,5 +160,85 @@ func TestAgentModes(t *testing.T) {
 	withAgent(h, a, "off")
 	if code := h.run("create", "demo"); code != 0 || len(a.calls) != 0 {
 		t.Errorf("mode off used the agent: %d %v", code, a.calls)
+	}
+}
+
+// TestAgentInstalledButFailing: an agent whose unit fails is exit 9 in
+// modes required and auto alike (never a silent standalone), naming the
+// unit's state and where to look; the read-only verbs go on with the
+// user's own containers and warn.
+func TestAgentInstalledButFailing(t *testing.T) {
+	failing := errdefs.Mark(errdefs.AgentMissing, &agentclient.UnitFailedError{Unit: agentclient.UnitState{
+		LoadState: "loaded", ActiveState: "failed", SubState: "failed", Result: "start-limit-hit", NRestarts: 4,
+	}})
+	for _, mode := range []string{"required", "auto"} {
+		t.Run(mode, func(t *testing.T) {
+			h := newHarness(t)
+			a := &fakeAgent{available: true}
+			withAgent(h, a, mode)
+			if code := h.run("create", "--no-start", "kept"); code != 0 {
+				t.Fatalf("create with the agent up: %d %s", code, h.errOut)
+			}
+			a.available, a.readyErr, a.calls = false, failing, nil
+			for _, args := range [][]string{{"create", "demo"}, {"start", "kept"}} {
+				h.errOut.Reset()
+				if code := h.run(args...); code != 9 {
+					t.Errorf("%v with the agent failing: exit %d, want 9: %s", args, code, h.errOut)
+				}
+				for _, want := range []string{agentclient.UnitName, "failed/failed", "result start-limit-hit",
+					"hint: ", "systemctl status devbox-quadlet-agent", "journalctl -u devbox-quadlet-agent"} {
+					if !strings.Contains(h.errOut.String(), want) {
+						t.Errorf("%v: stderr lacks %q:\n%s", args, want, h.errOut)
+					}
+				}
+			}
+			if files := h.quadletFiles(); slices.ContainsFunc(files, func(f string) bool { return strings.Contains(f, "demo") }) {
+				t.Errorf("create with the agent failing wrote %v", files)
+			}
+			if len(a.calls) != 0 {
+				t.Errorf("calls to a failing agent: %v", a.calls)
+			}
+			for _, args := range [][]string{{"list"}, {"status", "kept"}} {
+				h.out.Reset()
+				h.errOut.Reset()
+				if code := h.run(args...); code != 0 {
+					t.Errorf("%v with the agent failing: exit %d, want 0: %s", args, code, h.errOut)
+				}
+				if !strings.Contains(h.out.String(), "kept") || !strings.Contains(h.errOut.String(), "warning: the host-wide view is unavailable") {
+					t.Errorf("%v: stdout\n%s\nstderr\n%s", args, h.out, h.errOut)
+				}
+			}
+			h.out.Reset()
+			if code := h.run("list", "--json"); code != 0 || !strings.Contains(h.out.String(), `"mode": "unavailable"`) {
+				t.Errorf("list --json: %d %s", code, h.out)
+			}
+			if code := h.run("list", "--all"); code != 9 {
+				t.Errorf("list --all with the agent failing: exit %d, want 9", code)
+			}
+		})
+	}
+}
+
+// TestAgentRequiredButNotInstalledReadOnly: with no agent at all in mode
+// required, list still shows the user's containers, with a warning.
+func TestAgentRequiredButNotInstalledReadOnly(t *testing.T) {
+	h := newHarness(t)
+	withAgent(h, &fakeAgent{}, "required")
+	if code := h.run("list"); code != 0 || !strings.Contains(h.errOut.String(), "not running and cannot be activated") || !strings.Contains(h.errOut.String(), "unavailable") {
+		t.Errorf("list: %d %s", code, h.errOut)
+	}
+}
+
+// TestAgentAutoFallsBackOnlyWhenNotInstalled: mode auto runs standalone
+// when there is no agent, and never when the agent is there but does not
+// start for another reason.
+func TestAgentAutoFallsBackOnlyWhenNotInstalled(t *testing.T) {
+	h := newHarness(t)
+	withAgent(h, &fakeAgent{readyErr: errdefs.Errorf(errdefs.AgentMissing, "start the host agent: org.freedesktop.DBus.Error.TimedOut")}, "auto")
+	if code := h.run("create", "demo"); code != 9 || !strings.Contains(h.errOut.String(), "journalctl -u devbox-quadlet-agent") {
+		t.Errorf("auto with an agent that does not start: exit %d, want 9: %s", code, h.errOut)
+	}
+	if files := h.quadletFiles(); len(files) != 0 {
+		t.Errorf("files written: %v", files)
 	}
 }

@@ -89,18 +89,23 @@ func runList(c *cli.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	ag, err := hostAgent(c, env, cfg)
-	if err != nil {
-		return err
+	if c.Bool("all") {
+		// The ledger is the agent's: without it there is nothing to show.
+		ag, err := hostAgent(c, env, cfg)
+		if err != nil {
+			return err
+		}
+		if ag != nil {
+			defer ag.Close()
+		}
+		return listAll(c, env, ag)
 	}
+	ag, down := agentView(c, env, cfg)
 	if ag != nil {
 		defer ag.Close()
 	}
 	env.tracef("read the config and asked for the host agent")
-	if c.Bool("all") {
-		return listAll(c, env, ag)
-	}
-	res, err := listOwn(c, env, cfg, ag)
+	res, err := listOwn(c, env, cfg, ag, down)
 	if err != nil {
 		return err
 	}
@@ -108,7 +113,7 @@ func runList(c *cli.Context, env *Env) error {
 	if c.Bool("json") {
 		return writeJSON(env.Stdout, res)
 	}
-	return printList(env, res, ag)
+	return printList(env, res, ag, down)
 }
 
 // listAll is `list --all`: the host agent's ledger, for admins.
@@ -130,8 +135,8 @@ func listAll(c *cli.Context, env *Env, ag Agent) error {
 
 // listOwn reads the caller's containers: their files, their units' states
 // in one call, and for the running ones memory use and tailnet address.
-func listOwn(c *cli.Context, env *Env, cfg config.Config, ag Agent) (listResult, error) {
-	res := listResult{Schema: 1, Mode: modeOf(ag), Containers: []listedEntry{}}
+func listOwn(c *cli.Context, env *Env, cfg config.Config, ag Agent, down error) (listResult, error) {
+	res := listResult{Schema: 1, Mode: modeOf(ag, down), Containers: []listedEntry{}}
 	specs, err := ownContainers(env)
 	if err != nil || len(specs) == 0 {
 		return res, err
@@ -185,9 +190,9 @@ func listedEntryOf(env *Env, m *lifecycle.Manager, s quadlet.Spec, st sd.UnitSta
 }
 
 // printList is list's table.
-func printList(env *Env, res listResult, ag Agent) error {
+func printList(env *Env, res listResult, ag Agent, down error) error {
 	if len(res.Containers) == 0 {
-		fmt.Fprintf(env.Stderr, "no containers (%s); create one with `devbox-quadlet create NAME`\n", modeLine(ag))
+		fmt.Fprintf(env.Stderr, "no containers (%s); create one with `devbox-quadlet create NAME`\n", modeLine(ag, down))
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
@@ -205,6 +210,6 @@ func printList(env *Env, res listResult, ag Agent) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stderr, "mode: %s\n", modeLine(ag))
+	fmt.Fprintf(env.Stderr, "mode: %s\n", modeLine(ag, down))
 	return nil
 }

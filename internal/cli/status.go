@@ -78,15 +78,16 @@ func runStatus(c *cli.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	ag, err := hostAgent(c, env, t.cfg)
-	if err != nil {
-		return err
-	}
-	if ag != nil {
-		defer ag.Close()
-	}
 	name, m := t.name, newManager(c, env, t.cfg)
 	if c.Bool("all") {
+		// The ledger is the agent's: without it there is nothing to show.
+		ag, err := hostAgent(c, env, t.cfg)
+		if err != nil {
+			return err
+		}
+		if ag != nil {
+			defer ag.Close()
+		}
 		return statusAll(c, env, ag, name)
 	}
 	if _, err := existing(env, name); err != nil {
@@ -98,6 +99,11 @@ func runStatus(c *cli.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	// Only for the mode line: a broken agent is a warning here.
+	ag, down := agentView(c, env, t.cfg)
+	if ag != nil {
+		ag.Close()
+	}
 	sys, err := dial(c, env)
 	if err != nil {
 		return err
@@ -108,11 +114,11 @@ func runStatus(c *cli.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	res := statusResultOf(env, m, spec, st, modeOf(ag))
+	res := statusResultOf(env, m, spec, st, modeOf(ag, down))
 	if c.Bool("json") {
 		return writeJSON(env.Stdout, res)
 	}
-	printStatus(env, res, spec, st, modeLine(ag))
+	printStatus(env, res, spec, st, modeLine(ag, down))
 	if st.LoadState != "loaded" {
 		return errdefs.Errorf(errdefs.System, "status %s: systemd has not loaded %s (load state %q)", name, unit, st.LoadState)
 	}
