@@ -245,3 +245,54 @@ func TestBackends(t *testing.T) {
 		t.Errorf("a non-http API URL: %v", err)
 	}
 }
+
+// TestCheckConfig: --check-config (the unit's ExecStartPre=) builds what the
+// agent would and serves nothing; a config the agent cannot use is exit 2
+// with the file, line and key, and so is the same config without the flag,
+// before the agent takes its bus name.
+func TestCheckConfig(t *testing.T) {
+	tests := []struct {
+		name     string
+		config   string
+		backends bool // the real backends, whose refusals are config errors too
+		code     int
+		want     []string
+	}{
+		{"a good config", "[caps]\nmax_global = 3\n", false, 0, []string{"is good"}},
+		{"a typo in a key", "[caps]\nmax_global = 3\nmax_per_usr = 2\n", false, 2, []string{"config.toml line 3", "caps.max_per_usr"}},
+		{"a bad value", "[caps]\n\nreservation_timeout = \"forever\"\n", false, 2, []string{"config.toml line 3", "reservation_timeout"}},
+		{"a backend the agent cannot use", "[secrets]\nbackend = \"env\"\n", true, 2, []string{"config.toml", "secrets.backend"}},
+	}
+	for _, tt := range tests {
+		for _, flag := range []string{"--check-config", ""} {
+			t.Run(tt.name+" "+flag, func(t *testing.T) {
+				h := newHarness(t, tt.config)
+				if tt.backends {
+					h.env.Backends = Backends("test")
+				}
+				var args []string
+				if flag != "" {
+					args = append(args, flag)
+				}
+				code := h.run(args...)
+				if flag == "" && tt.code == 0 {
+					if code != 0 || h.served == nil {
+						t.Fatalf("without the flag: exit %d, served %v: %s", code, h.served != nil, h.errOut.String())
+					}
+					return
+				}
+				if code != tt.code {
+					t.Fatalf("exit %d, want %d: %s%s", code, tt.code, h.out.String(), h.errOut.String())
+				}
+				if h.served != nil {
+					t.Error("served")
+				}
+				for _, w := range tt.want {
+					if !strings.Contains(h.out.String()+h.errOut.String(), w) {
+						t.Errorf("output lacks %q: %s%s", w, h.out.String(), h.errOut.String())
+					}
+				}
+			})
+		}
+	}
+}

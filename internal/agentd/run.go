@@ -88,8 +88,9 @@ func run(ctx context.Context, args []string, env Env) error {
 	configFile := fs.String("config", "", "configuration `FILE` (default: $DEVBOX_QUADLET_CONFIG, else "+config.DefaultPath+")")
 	stateDir := fs.String("state-dir", DefaultStateDir, "where the ledger lives (`DIR`; default: systemd's $STATE_DIRECTORY, else "+DefaultStateDir+")")
 	version := fs.Bool("version", false, "print the version and exit")
+	check := fs.Bool("check-config", false, "check the config as the agent would use it (its backends and credentials included), say so and exit; the unit runs this first (ExecStartPre=)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: devbox-quadlet-agent [--config FILE] [--state-dir DIR]\n\n"+
+		fmt.Fprintf(fs.Output(), "usage: devbox-quadlet-agent [--config FILE] [--state-dir DIR] [--check-config]\n\n"+
 			"The devbox-quadlet host agent on the system bus (run as a system service, not by hand):\n"+
 			"owns %s and keeps the host-wide ledger in the state directory.\n"+
 			"See docs/agent.md.\n\n", agentproto.BusName)
@@ -118,7 +119,9 @@ func run(ctx context.Context, args []string, env Env) error {
 			path = env.DefaultConfig
 		}
 	}
-	cfg, _, err := config.Load(path, explicit)
+	// A config the agent cannot use ends it here, before it takes its bus
+	// name, with the file, line and key in the message (its journal).
+	cfg, loaded, err := config.Load(path, explicit)
 	if err != nil {
 		return err
 	}
@@ -128,7 +131,15 @@ func run(ctx context.Context, args []string, env Env) error {
 	}
 	s, err := NewServer(cfg, dir, env)
 	if err != nil {
-		return err
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if *check {
+		if loaded {
+			fmt.Fprintf(env.Stdout, "devbox-quadlet-agent: config %s is good\n", path)
+		} else {
+			fmt.Fprintf(env.Stdout, "devbox-quadlet-agent: no config at %s: the defaults are good\n", path)
+		}
+		return nil
 	}
 	return env.Serve(ctx, s)
 }
