@@ -3,10 +3,14 @@ package agentclient
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/godbus/dbus/v5"
+
+	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 )
 
@@ -112,5 +116,75 @@ func TestReady(t *testing.T) {
 				t.Errorf("%d activations, want %d", tt.host.activations, tt.activations)
 			}
 		})
+	}
+}
+
+// fakeSystemd answers Properties.Get for the agent's unit as systemd does,
+// with a unit of the given state; a unit that is not loaded has no Service
+// properties here, to check that they are then optional.
+type fakeSystemd struct{ unit UnitState }
+
+func (f fakeSystemd) Get(iface, name string) (dbus.Variant, *dbus.Error) {
+	props := map[string]any{
+		"org.freedesktop.systemd1.Unit.LoadState":   f.unit.LoadState,
+		"org.freedesktop.systemd1.Unit.ActiveState": f.unit.ActiveState,
+		"org.freedesktop.systemd1.Unit.SubState":    f.unit.SubState,
+	}
+	if f.unit.LoadState == "loaded" {
+		props["org.freedesktop.systemd1.Service.Result"] = f.unit.Result
+		props["org.freedesktop.systemd1.Service.NRestarts"] = f.unit.NRestarts
+	}
+	v, ok := props[iface+"."+name]
+	if !ok {
+		return dbus.Variant{}, dbus.NewError("org.freedesktop.DBus.Error.UnknownProperty", []any{"no " + name})
+	}
+	return dbus.MakeVariant(v), nil
+}
+
+func serveSystemd(t *testing.T, addr string, unit UnitState) {
+	t.Helper()
+	conn, err := dbus.Dial(addr)
+	if err == nil {
+		if err = conn.Auth(nil); err == nil {
+			err = conn.Hello()
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.Export(fakeSystemd{unit}, unitPath(UnitName), "org.freedesktop.DBus.Properties"); err != nil {
+		t.Fatal(err)
+	}
+	if reply, err := conn.RequestName("org.freedesktop.systemd1", dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("own org.freedesktop.systemd1: %v %v", reply, err)
+	}
+}
+
+// TestBusViewReadsTheUnit: the real view reads the five properties over
+// the bus, by the unit's object path, and asks the bus to start the agent.
+func TestBusViewReadsTheUnit(t *testing.T) {
+	for _, unit := range []UnitState{restarting, startLimited, {LoadState: "not-found", ActiveState: "inactive", SubState: "dead"}} {
+		t.Run(unit.ActiveState+"-"+unit.SubState, func(t *testing.T) {
+			addr := startBus(t)
+			c := dialTest(t, addr)
+			v := busView{c.conn}
+			if _, err := v.Unit(t.Context()); err == nil {
+				t.Error("Unit with no system manager on the bus: no error")
+			}
+			serveSystemd(t, addr, unit)
+			got, err := v.Unit(t.Context())
+			if err != nil || got != unit {
+				t.Errorf("Unit = %+v, %v; want %+v", got, err, unit)
+			}
+		})
+	}
+	// dbus-daemon answers StartServiceByName from its activation files
+	// only, even for a name that has an owner; the VM suite runs the real
+	// activation (TestAgentBroken).
+	addr := startBus(t)
+	c := dialTest(t, addr)
+	if err := (busView{c.conn}).Activate(t.Context()); err == nil || !strings.Contains(err.Error(), agentproto.BusName) {
+		t.Errorf("Activate with no activation file: %v", err)
 	}
 }
