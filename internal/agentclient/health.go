@@ -48,6 +48,13 @@ func (u UnitState) down() bool {
 	return u.ActiveState == "failed" || u.ActiveState == "inactive" && u.Result != "" && u.Result != "success"
 }
 
+// stopped reports whether the unit is down or waiting for an automatic
+// restart after a failure (ActiveState "activating", SubState
+// "auto-restart", or "auto-restart-queued" since systemd 254).
+func (u UnitState) stopped() bool {
+	return u.down() || strings.HasPrefix(u.SubState, "auto-restart")
+}
+
 // Verdict is what the client makes of the agent's unit.
 type Verdict int
 
@@ -85,7 +92,7 @@ func (v Verdict) String() string {
 // start-rate limit's interval has passed; Watch then judges the attempt.
 func Assess(u UnitState, known, activatable bool) Verdict {
 	switch {
-	case !activatable && known && u.LoadState == "loaded" && (u.down() || autoRestart(u)):
+	case !activatable && known && u.LoadState == "loaded" && u.stopped():
 		// The activation file is gone but the unit is there and failing:
 		// a broken install, not an uninstalled one.
 		return Failing
@@ -106,39 +113,40 @@ type Progress struct {
 	// Before is the unit's state just before the activation, Now the
 	// latest.
 	Before, Now UnitState
-	// Left is whether any state read since Before was not down (the start
-	// began), so a down state now is this start's failure.
+	// Left is whether any state read since Before was not stopped (the
+	// start began), so a stopped state now is this start's failure.
 	Left bool
 	// Waited is the time since the activation; Grace is how long a unit
-	// that was down before may stay down before the start counts as
-	// refused (a start-rate limit refuses at once, without a state change).
+	// that was stopped before may stay stopped: a start-rate limit refuses
+	// a start without a state change, and a pending automatic restart of
+	// a healthy agent's one crash is over within its RestartSec= (1 s).
 	Waited, Grace time.Duration
 }
 
 // Watch is the verdict on an activation in progress: Failing as soon as
-// the unit shows that this start failed (down again, restarting
-// automatically, restarts counted), or when a unit that was down stays
-// down past the grace; else Wait. A healthy start passes through
-// activating (start-pre, start) to active, and the bus's reply ends the
-// watch.
+// the unit shows that this start failed (failed again, or waiting for an
+// automatic restart after the start began or after a restart counted
+// since), or when a unit that was stopped stays stopped past the grace;
+// else Wait. A healthy start passes through activating (start-pre, start)
+// to active, and the bus's reply ends the watch; so does a healthy
+// agent's restart after one crash, restarts counted or not.
 func Watch(p Progress) Verdict {
 	now := p.Now
 	switch {
 	case now.LoadState != "" && now.LoadState != "loaded":
 		return Failing
-	case autoRestart(now):
+	case !now.stopped():
+		return Wait
+	case !p.Before.stopped() || p.Left:
 		return Failing
-	case now.NRestarts > 0 && now.NRestarts != p.Before.NRestarts:
+	case now.NRestarts != p.Before.NRestarts:
+		// A restart ran between two reads and stopped again.
 		return Failing
-	case now.down() && (!p.Before.down() || p.Left):
-		return Failing
-	case now.down() && p.Waited >= p.Grace:
+	case p.Waited >= p.Grace:
 		return Failing
 	}
 	return Wait
 }
-
-func autoRestart(u UnitState) bool { return strings.HasPrefix(u.SubState, "auto-restart") }
 
 // ErrNotInstalled is why the agent cannot be used when there is none: the
 // bus cannot activate it and it does not run. It is classed

@@ -75,6 +75,7 @@ func TestReady(t *testing.T) {
 		{"activatable, no system manager: the first call activates", &fakeHost{activatable: true, noSystemd: true}, "", "", 0},
 		{"a healthy stopped agent is activated", &fakeHost{activatable: true, states: []UnitState{stopped, startingPre, starting}, activate: after(10*time.Millisecond, nil)}, "", "", 1},
 		{"a failed agent whose admin fixed it starts again", &fakeHost{activatable: true, states: []UnitState{failedExit, failedExit, starting}, activate: after(10*time.Millisecond, nil)}, "", "", 1},
+		{"a healthy agent restarting after one crash is waited for", &fakeHost{activatable: true, states: []UnitState{restarting, restarting, starting}, activate: after(10*time.Millisecond, nil)}, "", "", 1},
 		{"a crash loop is failing at its first automatic restart", &fakeHost{activatable: true, states: []UnitState{stopped, startingPre, restarting}}, "failing", "exit-code", 1},
 		{"a start that fails without restarts is failing", &fakeHost{activatable: true, states: []UnitState{stopped, startingPre, failedExit}}, "failing", "exit-code", 1},
 		{"a start refused by the start-rate limit is failing after the grace", &fakeHost{activatable: true, states: []UnitState{startLimited}}, "failing", "start-limit-hit", 1},
