@@ -102,7 +102,7 @@ func writeHostConfig(t *testing.T, extra string) {
 	if err := os.WriteFile("/etc/devbox-quadlet/config.toml", []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	must(t, "systemctl", "restart", "devbox-quadlet-agent.service")
+	restartAgent(t)
 }
 
 // TestAgentNames: a name owned by alice is refused to bob with exit 4, and

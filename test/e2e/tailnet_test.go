@@ -52,9 +52,10 @@ func useTailnetHostConfig(t *testing.T) {
 	if err := os.WriteFile(hostConfig, []byte(tailnetHostConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	must(t, "systemctl", "restart", "devbox-quadlet-agent.service")
+	restartAgent(t)
 	t.Cleanup(func() {
 		_ = os.WriteFile(hostConfig, old, 0o644)
+		_ = exec.Command("systemctl", "reset-failed", "devbox-quadlet-agent.service").Run()
 		_ = exec.Command("systemctl", "restart", "devbox-quadlet-agent.service").Run()
 	})
 }
