@@ -26,7 +26,6 @@ var fixtures = map[string]string{
 	"sdtest-fails.service":   "[Service]\nType=oneshot\nExecStart=/bin/false\n",
 	"sdtest-sleeps.service":  "[Service]\nExecStart=/bin/sleep 600\n",
 	"sdtest-slow.service":    "[Service]\nType=oneshot\nExecStart=/bin/sleep 30\n",
-	"sdtest-masked.service":  "[Service]\nExecStart=/bin/true\n",
 }
 
 func connect(t *testing.T) *Manager {
@@ -45,8 +44,10 @@ func systemctl(t *testing.T, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// installFixtures writes the fixture units, masks one, and reloads through
-// the package itself, so Reload is what makes them known.
+// installFixtures writes the fixture units and reloads through the package
+// itself, so Reload is what makes them known; then masks
+// sdtest-masked.service, a name with no unit file of its own (a mask is a
+// link to /dev/null in the same directory, which an existing file blocks).
 func installFixtures(t *testing.T, m *Manager) {
 	t.Helper()
 	home, _ := os.UserHomeDir()
