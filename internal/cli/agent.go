@@ -10,6 +10,7 @@ import (
 	"github.com/devbox-quadlet/devbox-quadlet/internal/agentclient"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets"
 )
 
@@ -87,7 +88,7 @@ const whereToLook = "an admin can see why with `systemctl status devbox-quadlet-
 func agentView(c *cli.Context, env *Env, cfg config.Config) (a Agent, down error) {
 	a, err := hostAgent(c, env, cfg)
 	if err != nil {
-		warnf(env, "warning: the host-wide view is unavailable, showing your own containers only: %s", oneLine(err.Error()))
+		warnf(env, "warning: the host-wide view is unavailable, showing your own containers only: %s", errdefs.OneLine(err.Error()))
 		fmt.Fprintf(env.Stderr, "hint: %s\n", whereToLook)
 		return nil, err
 	}

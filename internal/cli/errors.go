@@ -16,7 +16,7 @@ func withHint(err error, format string, args ...any) error {
 // printError writes err to w as "devbox-quadlet: <what and why>" followed by a
 // hint line when one is known.
 func printError(w io.Writer, err error) {
-	fmt.Fprintf(w, "devbox-quadlet: %s\n", oneLine(err.Error()))
+	fmt.Fprintf(w, "devbox-quadlet: %s\n", errdefs.OneLine(err.Error()))
 	if hint := errdefs.Hint(err); hint != "" {
 		fmt.Fprintf(w, "hint: %s\n", hint)
 	} else if hint := defaultHint(err); hint != "" {
@@ -32,17 +32,6 @@ func defaultHint(err error) string {
 		return "check `systemctl --user status` and `journalctl --user -xe`"
 	}
 	return ""
-}
-
-// oneLine keeps an error on one line: control characters from user input are
-// already quoted by %q, but wrapped tool output may still carry line breaks.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' {
-			return ' '
-		}
-		return r
-	}, s)
 }
 
 // exitCodeHelp is the R-09 table, shown in --help.

@@ -3,6 +3,7 @@ package errdefs
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // hinted adds the third part of an R-09 message, what to do next. The CLI
@@ -31,4 +32,16 @@ func Hint(err error) string {
 		return h.hint
 	}
 	return ""
+}
+
+// OneLine keeps a message on one line: control characters from user input
+// are already quoted by %q, but wrapped tool output may still carry line
+// breaks.
+func OneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
 }

@@ -210,7 +210,7 @@ func (m *Manager) startFailure(ctx context.Context, name string, err error) erro
 	if !ok || s.State != nodestatus.StateFailed {
 		return m.failureWithLog(ctx, name, err)
 	}
-	msg := oneLine(s.Message)
+	msg := errdefs.OneLine(s.Message)
 	switch s.Reason {
 	case nodestatus.ReasonKeyRefused:
 		return errdefs.WithHint(errdefs.Errorf(errdefs.Secret, "the tailnet's control server refused the auth key: %s", msg),
@@ -233,15 +233,6 @@ func (m *Manager) failureWithLog(ctx context.Context, name string, err error) er
 		return err
 	}
 	return fmt.Errorf("%w; last log lines: %s", err, strings.Join(lines, " | "))
-}
-
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' {
-			return ' '
-		}
-		return r
-	}, s)
 }
 
 // WithEarlierHint keeps the hint an inner error already carries, in front

@@ -120,10 +120,29 @@ func Decide(now time.Time, obs []Observation, states map[string]State, p Policy)
 }
 
 func decideOne(now time.Time, o Observation, st State, p Policy) Decision {
-	// A clock that runs backwards (a wrong RTC, a restored state file) must
-	// not make anything look older than it is: cap every stored time at now,
-	// a warning's too, so it counts its window from now.
-	// (Warned is a deadline, in the future by design.)
+	startClocks(now, &st)
+	if !o.Session.IsZero() {
+		markActive(&st, now, o.Session, SignalSession)
+	}
+	leased := o.LeaseUntil.After(now)
+	if leased {
+		markActive(&st, now, now, SignalLease)
+	}
+	d := Decision{Name: o.Name}
+	if o.Running {
+		d.Next, d.Due = Stop, runningDue(now, o, &st, p)
+	} else {
+		d.Next, d.Due = Destroy, stoppedDue(now, o, &st, p, leased)
+	}
+	return warnOrAct(now, o, st, p, d)
+}
+
+// startClocks caps every stored time at now and starts a missing idle
+// clock. A clock that runs backwards (a wrong RTC, a restored state file)
+// must not make anything look older than it is, a warning's time too, so it
+// counts its window from now. (Warned is a deadline, in the future by
+// design.)
+func startClocks(now time.Time, st *State) {
 	for _, t := range []*time.Time{&st.LastActive, &st.StoppedSince, &st.CPUSampledAt, &st.WarnedAt} {
 		if t.After(now) {
 			*t = now
@@ -135,53 +154,60 @@ func decideOne(now time.Time, o Observation, st State, p Policy) Decision {
 		// mean used until yesterday). The clock starts now.
 		st.LastActive, st.Signal = now, SignalFirstSeen
 	}
-	active := func(t time.Time, signal string) {
-		if t.After(now) {
-			t = now
-		}
-		if t.After(st.LastActive) {
-			st.LastActive, st.Signal = t, signal
-		}
-	}
-	if !o.Session.IsZero() {
-		active(o.Session, SignalSession)
-	}
-	leased := o.LeaseUntil.After(now)
-	if leased {
-		active(now, SignalLease)
-	}
+}
 
-	d := Decision{Name: o.Name}
-	if o.Running {
-		if !st.StoppedSince.IsZero() {
-			active(now, SignalStarted)
-			st.StoppedSince = time.Time{}
-		}
-		if o.HasCPU {
-			if !st.CPUSampledAt.IsZero() && o.CPUUsage >= st.CPUSample && now.After(st.CPUSampledAt) && !st.CPUSampledAt.Before(o.Boot) {
-				used := o.CPUUsage - st.CPUSample
-				wall := now.Sub(st.CPUSampledAt)
-				// Busy when used/wall is above CPUActive per hour.
-				if p.CPUActive > 0 && float64(used)/float64(wall) > float64(p.CPUActive)/float64(time.Hour) {
-					active(now, SignalCPU)
-				}
+// markActive moves the idle clock to t (never past now) with its signal,
+// if t is later than the activity already recorded.
+func markActive(st *State, now, t time.Time, signal string) {
+	if t.After(now) {
+		t = now
+	}
+	if t.After(st.LastActive) {
+		st.LastActive, st.Signal = t, signal
+	}
+}
+
+// runningDue updates a running container's clocks (a start after a stop,
+// CPU use since the last sample) and returns when it is due to stop.
+func runningDue(now time.Time, o Observation, st *State, p Policy) time.Time {
+	if !st.StoppedSince.IsZero() {
+		markActive(st, now, now, SignalStarted)
+		st.StoppedSince = time.Time{}
+	}
+	if o.HasCPU {
+		if !st.CPUSampledAt.IsZero() && o.CPUUsage >= st.CPUSample && now.After(st.CPUSampledAt) && !st.CPUSampledAt.Before(o.Boot) {
+			used := o.CPUUsage - st.CPUSample
+			wall := now.Sub(st.CPUSampledAt)
+			// Busy when used/wall is above CPUActive per hour.
+			if p.CPUActive > 0 && float64(used)/float64(wall) > float64(p.CPUActive)/float64(time.Hour) {
+				markActive(st, now, now, SignalCPU)
 			}
-			// A counter that went down is a restart: start sampling afresh.
-			st.CPUSample, st.CPUSampledAt = o.CPUUsage, now
 		}
-		d.Next, d.Due = Stop, st.LastActive.Add(p.IdleStop)
-	} else {
-		st.CPUSample, st.CPUSampledAt = 0, time.Time{}
-		if st.StoppedSince.IsZero() {
-			st.StoppedSince = now
-		}
-		d.Next, d.Due = Destroy, st.StoppedSince.Add(p.StoppedDestroy)
-		if leased {
-			// A lease holds a stopped container too: no destroy while it lasts.
-			d.Due = laterOf(d.Due, o.LeaseUntil.Add(p.StoppedDestroy))
-		}
+		// A counter that went down is a restart: start sampling afresh.
+		st.CPUSample, st.CPUSampledAt = o.CPUUsage, now
 	}
+	return st.LastActive.Add(p.IdleStop)
+}
 
+// stoppedDue updates a stopped container's clocks and returns when it is
+// due to be destroyed.
+func stoppedDue(now time.Time, o Observation, st *State, p Policy, leased bool) time.Time {
+	st.CPUSample, st.CPUSampledAt = 0, time.Time{}
+	if st.StoppedSince.IsZero() {
+		st.StoppedSince = now
+	}
+	due := st.StoppedSince.Add(p.StoppedDestroy)
+	if leased {
+		// A lease holds a stopped container too: no destroy while it lasts.
+		due = laterOf(due, o.LeaseUntil.Add(p.StoppedDestroy))
+	}
+	return due
+}
+
+// warnOrAct gives the warning of d's action when it comes into its window,
+// or the action itself once a warning of it, for this deadline, is a full
+// window old.
+func warnOrAct(now time.Time, o Observation, st State, p Policy, d Decision) Decision {
 	// The warning given holds only for this deadline and this action.
 	deadline := d.Due
 	if st.WarnedAt.IsZero() || !st.Warned.Equal(deadline) || st.WarnedOf != d.Next {
