@@ -357,7 +357,14 @@ func TestObserveBetweenCalls(t *testing.T) {
 			t.Fatal("a running container was not seen within 5 s without calls")
 		}
 	}
-	if err := os.WriteFile(s.Store.Path, []byte("{not json"), 0o600); err != nil {
+	// Damage the ledger in one step, as a rename does: os.WriteFile
+	// truncates first, and a tick that reads the empty file in between sees
+	// a second, different error (the agent logs each distinct error once).
+	damaged := s.Store.Path + ".damaged"
+	if err := os.WriteFile(damaged, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(damaged, s.Store.Path); err != nil {
 		t.Fatal(err)
 	}
 	logged := func() int { return strings.Count(s.Log.(*testLog).String(), "observe: ") }
