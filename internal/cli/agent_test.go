@@ -13,6 +13,7 @@ import (
 	"github.com/devbox-quadlet/devbox-quadlet/internal/agentclient"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets"
 )
 
@@ -240,5 +241,66 @@ func TestAgentAutoFallsBackOnlyWhenNotInstalled(t *testing.T) {
 	}
 	if files := h.quadletFiles(); len(files) != 0 {
 		t.Errorf("files written: %v", files)
+	}
+}
+
+// TestAgentFailingStopAndDestroyGoOn: stop and destroy only give back, so
+// an agent that is installed (or required) but failing is warned about and
+// not waited for, in modes required and auto alike. The destroyed name is
+// released by the first command that reaches the agent again; a verb that
+// takes (restart) is still exit 9.
+func TestAgentFailingStopAndDestroyGoOn(t *testing.T) {
+	failing := errdefs.Mark(errdefs.AgentMissing, &agentclient.UnitFailedError{Unit: agentclient.UnitState{
+		LoadState: "loaded", ActiveState: "failed", SubState: "failed", Result: "exit-code"}})
+	for _, mode := range []string{"required", "auto"} {
+		t.Run(mode, func(t *testing.T) {
+			h := newHarness(t)
+			a := &fakeAgent{available: true}
+			withAgent(h, a, mode)
+			for _, name := range []string{"alpha", "beta"} {
+				if code := h.run("create", name); code != 0 {
+					t.Fatalf("create %s with the agent up: %d %s", name, code, h.errOut)
+				}
+			}
+			h.sys.states["devbox-alpha.service"] = sd.UnitState{Name: "devbox-alpha.service", LoadState: "loaded", ActiveState: "active", SubState: "running"}
+			a.available, a.readyErr, a.calls = false, failing, nil
+			h.errOut.Reset()
+			if code := h.run("restart", "alpha"); code != 9 {
+				t.Errorf("restart with the agent failing: exit %d, want 9: %s", code, h.errOut)
+			}
+			h.sys.calls = nil
+			for _, args := range [][]string{{"stop", "alpha"}, {"destroy", "--yes", "beta"}} {
+				h.errOut.Reset()
+				if code := h.run(args...); code != 0 {
+					t.Fatalf("%v with the agent failing: exit %d, want 0: %s", args, code, h.errOut)
+				}
+				if !strings.Contains(h.errOut.String(), "warning: the host agent does not answer, so "+args[0]+" goes on without it") ||
+					!strings.Contains(h.errOut.String(), "result exit-code") || !strings.Contains(h.errOut.String(), "journalctl -u devbox-quadlet-agent") {
+					t.Errorf("%v: stderr lacks the warning and the unit's result:\n%s", args, h.errOut)
+				}
+			}
+			if !slices.Contains(h.sys.calls, "stop devbox-alpha.service") {
+				t.Errorf("alpha was not stopped: %v", h.sys.calls)
+			}
+			if files := h.quadletFiles(); slices.ContainsFunc(files, func(f string) bool { return strings.Contains(f, "beta") }) {
+				t.Errorf("beta's files are still there: %v", files)
+			}
+			if _, err := os.Stat(filepath.Join(h.env.pendingReleaseDir(), "beta")); err != nil {
+				t.Errorf("no note that beta must still be released: %v", err)
+			}
+			if len(a.calls) != 0 {
+				t.Errorf("calls to a failing agent: %v", a.calls)
+			}
+			a.available, a.readyErr = true, nil
+			if code := h.run("stop", "alpha"); code != 0 {
+				t.Fatalf("stop with the agent back: %d %s", code, h.errOut)
+			}
+			if !slices.Contains(a.calls, "release beta") {
+				t.Errorf("beta was not released once the agent was back: %v", a.calls)
+			}
+			if _, err := os.Stat(filepath.Join(h.env.pendingReleaseDir(), "beta")); err == nil {
+				t.Error("the note for beta outlived its release")
+			}
+		})
 	}
 }

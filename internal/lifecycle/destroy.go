@@ -40,7 +40,7 @@ type DestroyResult struct {
 // a name the host agent still holds with no files left is released.
 func (m *Manager) Destroy(ctx context.Context, o DestroyOptions) (DestroyResult, error) {
 	name := o.Name
-	s, err := m.open(ctx, "destroy", name, sessionOpts{agent: true})
+	s, err := m.open(ctx, "destroy", name, sessionOpts{agent: true, frees: true})
 	if err != nil {
 		return DestroyResult{}, err
 	}
@@ -165,11 +165,12 @@ func (m *Manager) releaseOrphan(ctx context.Context, ag Agent, name string) (boo
 }
 
 // releaseName frees name in the host ledger after a destroy. Without an
-// agent in mode "auto" (it may be installed but down) it leaves a marker for
-// a later command (replayPendingReleases); mode "off" has no ledger.
+// agent (in mode "auto" it may be installed but down, in mode "required" it
+// is down) it leaves a marker for a later command (replayPendingReleases);
+// mode "off" has no ledger.
 func (m *Manager) releaseName(ctx context.Context, ag Agent, name string) {
 	if ag == nil {
-		if m.Config.Agent.Mode == "auto" {
+		if m.Config.Agent.Mode != "off" {
 			m.notePendingRelease(name)
 		}
 		return

@@ -20,6 +20,7 @@ import (
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/agentproto"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/podman"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/sd"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/secrets"
@@ -171,7 +172,13 @@ type session struct {
 type sessionOpts struct {
 	mustExist bool // the container's files must be there (exit 3)
 	agent     bool // connect to the host agent if the config says so
-	systemd   bool // connect to the user's manager
+	// frees: the verb only frees resources (stop, destroy), so an agent
+	// that is installed or required but does not answer is warned about,
+	// not waited for. Admission guards what is taken, never what is
+	// given back, and the agent reconciles its ledger from the cgroup tree
+	// when it is back, as after the reaper's own stops and destroys.
+	frees   bool
+	systemd bool // connect to the user's manager
 }
 
 // open takes the lock, checks that name exists, connects to the agent
@@ -190,8 +197,15 @@ func (m *Manager) open(ctx context.Context, command, name string, o sessionOpts)
 	}
 	if o.agent {
 		if s.ag, err = m.agent(ctx); err != nil {
-			s.close()
-			return nil, err
+			if !o.frees || !errdefs.Is(err, errdefs.AgentMissing) {
+				s.close()
+				return nil, err
+			}
+			m.warnf("warning: the host agent does not answer, so %s goes on without it (freeing needs no admission; the agent catches up when it is back): %s",
+				command, errdefs.OneLine(err.Error()))
+			if hint := errdefs.Hint(err); hint != "" {
+				m.warnf("hint: %s", hint)
+			}
 		}
 		m.replayPendingReleases(ctx, s.ag)
 	}

@@ -52,7 +52,7 @@ func (m *Manager) Restart(ctx context.Context, name string) error { return m.run
 func (m *Manager) Stop(ctx context.Context, name string) error { return m.run(ctx, "stop", name) }
 
 func (m *Manager) run(ctx context.Context, verb, name string) error {
-	s, err := m.open(ctx, verb, name, sessionOpts{mustExist: true, agent: true})
+	s, err := m.open(ctx, verb, name, sessionOpts{mustExist: true, agent: true, frees: verb == "stop"})
 	if err != nil {
 		return err
 	}

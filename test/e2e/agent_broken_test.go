@@ -14,7 +14,8 @@ import (
 // Issue 13: an agent that is installed but cannot start is exit 9 within a
 // second or so (not the bus's 25 s activation timeout and exit 8), in modes
 // required and auto alike, naming its unit's state; nothing is written; the
-// user's own list still works, with a warning.
+// user's own list still works, with a warning. Stop and destroy, which only
+// give back, go on with a warning.
 
 const (
 	agentUnit   = "devbox-quadlet-agent.service"
@@ -35,9 +36,21 @@ func TestAgentBroken(t *testing.T) {
 	if r := dqAs(t, "carol", required, "create", "agentdown", "--no-start"); r.code != 0 {
 		t.Fatalf("create agentdown with the agent up: %s", r)
 	}
+	// One that runs, for stop and destroy while the agent is broken.
+	if r := dqAs(t, "carol", required, "create", "agentrun"); r.code != 0 {
+		t.Fatalf("create agentrun with the agent up: %s", r)
+	}
 	t.Cleanup(func() {
+		dqAs(t, "carol", userConfig(t, "off"), "destroy", "--yes", "agentrun")
+		// The first command that reaches the agent again releases the
+		// name agentrun's destroy could not.
 		if r := dqAs(t, "carol", required, "destroy", "--yes", "agentdown"); r.code != 0 {
 			t.Errorf("destroy agentdown with the agent back: %s", r)
+		}
+		for _, e := range ledgerAll(t, required).Entries {
+			if e.Name == "agentrun" {
+				t.Errorf("agentrun is still in the ledger after the agent came back: %+v", e)
+			}
 		}
 	})
 
@@ -107,7 +120,42 @@ func TestAgentBroken(t *testing.T) {
 		}
 		must(t, "systemctl", "daemon-reload")
 		assertAgentBroken(t, required, auto)
+		assertFreeingGoesOn(t, required, "agentrun")
 	})
+}
+
+// assertFreeingGoesOn: with the agent broken, carol's stop and destroy of
+// a running container are exit 0 within brokenBound, warn with the unit's
+// state, act for real, and leave a note to release the name later.
+func assertFreeingGoesOn(t *testing.T, cfg, name string) {
+	t.Helper()
+	for _, args := range [][]string{{"stop", name}, {"destroy", "--yes", name}} {
+		r := dqAs(t, "carol", cfg, args...)
+		t.Logf("%s with the agent broken: exit %d in %v", args[0], r.code, r.took.Round(time.Millisecond))
+		if r.code != 0 {
+			t.Errorf("%s with the agent broken: want exit 0: %s", args[0], r)
+		}
+		if r.took >= brokenBound {
+			t.Errorf("%s took %v, want under %v", args[0], r.took, brokenBound)
+		}
+		for _, want := range []string{"the host agent does not answer, so " + args[0] + " goes on without it", agentUnit + " failed (", "journalctl -u devbox-quadlet-agent"} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("%s: stderr lacks %q: %s", args[0], want, r)
+			}
+		}
+		if args[0] == "stop" {
+			state := strings.TrimSpace(as(t, "carol", nil, "systemctl", "--user", "is-active", "devbox-"+name+".service").stdout)
+			if state != "inactive" {
+				t.Errorf("after stop, devbox-%s.service is %q, want inactive", name, state)
+			}
+		}
+	}
+	if _, err := os.Stat("/home/carol/.config/containers/systemd/devbox-" + name + ".container"); err == nil {
+		t.Errorf("destroy with the agent broken left devbox-%s.container", name)
+	}
+	if _, err := os.Stat("/home/carol/.local/state/devbox-quadlet/pending-release/" + name); err != nil {
+		t.Errorf("no note that %s must still be released: %v", name, err)
+	}
 }
 
 // assertAgentBroken: carol's create (modes required and auto) and start are
