@@ -53,22 +53,17 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (CreateResult, er
 	}
 	m.tracef("validated the request and rendered the units")
 
-	lock, err := m.Lock("create " + name)
+	s, err := m.open(ctx, "create", name, sessionOpts{systemd: true})
 	if err != nil {
 		return CreateResult{}, err
 	}
-	defer lock.Unlock()
-	sys, err := m.DialSystemd(ctx)
-	if err != nil {
-		return CreateResult{}, err
-	}
-	defer sys.Close()
+	defer s.close()
 	m.tracef("locked and connected to the user manager")
 	// A create that was killed part-way left an intent record: clean up what
 	// it made, then start afresh, unless it may be in use (see
 	// recoverInterrupted). Never double anything, never delete a home.
 	if left, ok := m.Layout.ReadIntent(name); ok {
-		if err := m.recoverInterrupted(ctx, sys, name, left); err != nil {
+		if err := m.recoverInterrupted(ctx, s.sys, name, left); err != nil {
 			return CreateResult{}, err
 		}
 	}
@@ -86,42 +81,15 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (CreateResult, er
 		m.replayPendingReleases(ctx, ag)
 	}
 
-	// The intent record goes first, before the agent's reservation, so a
-	// kill at any later point is recoverable and tells the next create or
-	// destroy that the agent may hold the name; it is cleared last,
-	// whatever happened.
-	if err := m.Layout.WriteIntent(Intent{Name: name, Started: m.Now().UTC(), PID: os.Getpid(), VolumeExisted: volumeExisted}); err != nil {
+	u, key, err := m.recordAndAdmit(ctx, ag, plan, volumeExisted, o.KeepOnFailure)
+	if err != nil {
 		return CreateResult{}, err
 	}
-	u := &undo{}
-	u.pushRecord(func(context.Context) error { _ = m.Layout.ClearIntent(name); return nil })
-	key, err := m.admit(ctx, ag, plan)
-	if err != nil {
-		_ = u.run(ctx)
-		return CreateResult{}, fmt.Errorf("create %s: %w", name, err)
-	}
-	if ag != nil {
-		u.pushRecord(func(ctx context.Context) error { m.giveBack(ctx, ag, name, o.KeepOnFailure); return nil })
-	}
-
-	timer, err := m.apply(ctx, sys, ag, plan, key, volumeExisted, u)
+	timer, err := m.apply(ctx, s.sys, ag, plan, key, volumeExisted, u)
 	if err != nil {
 		return CreateResult{}, m.rollback(ctx, name, err, u, o.KeepOnFailure)
 	}
-	if ag != nil && o.NoStart {
-		// Created but not running: give back the running reservation.
-		if err := ag.Stop(ctx, name); err != nil {
-			m.warnf("%v", err)
-		}
-	}
-	if err := m.Layout.ClearIntent(name); err != nil {
-		return CreateResult{}, err
-	}
-	m.startReapTimer(ctx, sys, timer)
-	m.noteRunning(name, !o.NoStart)
-	return CreateResult{Spec: plan.Spec, Running: !o.NoStart,
-		ContainerFile: filepath.Join(plan.Dir, quadlet.ContainerFile(name)),
-		VolumeFile:    filepath.Join(plan.Dir, quadlet.VolumeFile(name))}, nil
+	return m.finishCreate(ctx, s.sys, ag, o, plan, timer)
 }
 
 // checkCreate refuses a create whose files exist (exit 4), that would pass
@@ -198,6 +166,32 @@ func (m *Manager) podmanChecks(ctx context.Context, s quadlet.Spec) (podman.Imag
 	return image, volumeExisted, cmp.Or(imageErr, volumeErr)
 }
 
+// recordAndAdmit writes the intent record, then admits the create (see
+// admit). It returns the undo stack, which from here on clears the intent
+// and gives back the reservation whatever happens; if admission fails, it
+// has run it already.
+func (m *Manager) recordAndAdmit(ctx context.Context, ag Agent, plan Plan, volumeExisted, keepOnFailure bool) (*undo, secrets.Key, error) {
+	name := plan.Spec.Name
+	// The intent record goes first, before the agent's reservation, so a
+	// kill at any later point is recoverable and tells the next create or
+	// destroy that the agent may hold the name; it is cleared last,
+	// whatever happened.
+	if err := m.Layout.WriteIntent(Intent{Name: name, Started: m.Now().UTC(), PID: os.Getpid(), VolumeExisted: volumeExisted}); err != nil {
+		return nil, nil, err
+	}
+	u := &undo{}
+	u.pushRecord(func(context.Context) error { _ = m.Layout.ClearIntent(name); return nil })
+	key, err := m.admit(ctx, ag, plan)
+	if err != nil {
+		_ = u.run(ctx)
+		return nil, nil, fmt.Errorf("create %s: %w", name, err)
+	}
+	if ag != nil {
+		u.pushRecord(func(ctx context.Context) error { m.giveBack(ctx, ag, name, keepOnFailure); return nil })
+	}
+	return u, key, nil
+}
+
 // admit resolves the auth key and reserves with the host agent. The key
 // comes first, before anything is made, so a secrets failure (exit 7)
 // leaves nothing behind, and a slow or failing lookup (1Password may take
@@ -232,13 +226,7 @@ func (m *Manager) apply(ctx context.Context, sys Systemd, ag Agent, plan Plan, k
 	name, spec := plan.Spec.Name, plan.Spec
 	rm := m.removals(sys, name, volumeExisted)
 	u.push(rm.secret)
-	secretDone := make(chan error, 1)
-	if plan.Secret != "" {
-		go func() { secretDone <- m.Podman.CreateSecret(ctx, plan.Secret, key) }()
-	} else {
-		secretDone <- nil
-	}
-	waitSecret := sync.OnceValue(func() error { return <-secretDone })
+	waitSecret := m.createSecret(ctx, plan, key)
 	defer waitSecret()
 
 	// The activity directory must exist before the start: podman refuses
@@ -253,26 +241,12 @@ func (m *Manager) apply(ctx context.Context, sys Systemd, ag Agent, plan Plan, k
 			return timerKeep, err
 		}
 	}
-	if ag != nil {
-		// The agent cannot read homes: it learns from us that the
-		// container now exists, so the entry never expires as an
-		// unconfirmed reservation (docs/agent.md). Not fatal: an entry
-		// seen running is kept too.
-		if err := ag.Confirm(ctx, name); err != nil {
-			m.warnf("%v", err)
-		}
-	}
+	m.confirmCreated(ctx, ag, name)
 	m.crashPoint("after-files")
-	// The reaper's timer is per user, not per container: installed by the
-	// first create that finds it missing, and kept by rollbacks.
-	timer, terr := m.ensureReapTimer(ctx, sys)
-	if terr != nil {
-		m.warnf("the reaper's timer was not installed: %v", terr)
-	}
-	if err := sys.Reload(ctx); err != nil {
+	timer, err := m.installTimerAndReload(ctx, sys)
+	if err != nil {
 		return timer, err
 	}
-	m.tracef("wrote the files and reloaded")
 	m.crashPoint("after-reload")
 	if err := waitSecret(); err != nil {
 		return timer, err
@@ -293,6 +267,70 @@ func (m *Manager) apply(ctx context.Context, sys Systemd, ag Agent, plan Plan, k
 	}
 	u.push(rm.link)
 	return timer, m.Layout.EnableAutostart(name)
+}
+
+// createSecret starts making plan's podman secret (if any) in the
+// background and returns the wait for it, which may be called more than
+// once: apply waits before the start, and in any case before it returns.
+func (m *Manager) createSecret(ctx context.Context, plan Plan, key secrets.Key) func() error {
+	secretDone := make(chan error, 1)
+	if plan.Secret != "" {
+		go func() { secretDone <- m.Podman.CreateSecret(ctx, plan.Secret, key) }()
+	} else {
+		secretDone <- nil
+	}
+	return sync.OnceValue(func() error { return <-secretDone })
+}
+
+// confirmCreated tells the host agent, if any, that the container's files
+// exist.
+func (m *Manager) confirmCreated(ctx context.Context, ag Agent, name string) {
+	if ag != nil {
+		// The agent cannot read homes: it learns from us that the
+		// container now exists, so the entry never expires as an
+		// unconfirmed reservation (docs/agent.md). Not fatal: an entry
+		// seen running is kept too.
+		if err := ag.Confirm(ctx, name); err != nil {
+			m.warnf("%v", err)
+		}
+	}
+}
+
+// installTimerAndReload installs the reaper's timer if it is missing, then
+// has systemd read the new files.
+func (m *Manager) installTimerAndReload(ctx context.Context, sys Systemd) (timerAction, error) {
+	// The reaper's timer is per user, not per container: installed by the
+	// first create that finds it missing, and kept by rollbacks.
+	timer, terr := m.ensureReapTimer(ctx, sys)
+	if terr != nil {
+		m.warnf("the reaper's timer was not installed: %v", terr)
+	}
+	if err := sys.Reload(ctx); err != nil {
+		return timer, err
+	}
+	m.tracef("wrote the files and reloaded")
+	return timer, nil
+}
+
+// finishCreate ends a create that worked: a container made with --no-start
+// gives back its running reservation, the intent record is cleared, the
+// reaper's timer started and its clock recorded.
+func (m *Manager) finishCreate(ctx context.Context, sys Systemd, ag Agent, o CreateOptions, plan Plan, timer timerAction) (CreateResult, error) {
+	name := o.Name
+	if ag != nil && o.NoStart {
+		// Created but not running: give back the running reservation.
+		if err := ag.Stop(ctx, name); err != nil {
+			m.warnf("%v", err)
+		}
+	}
+	if err := m.Layout.ClearIntent(name); err != nil {
+		return CreateResult{}, err
+	}
+	m.startReapTimer(ctx, sys, timer)
+	m.noteRunning(name, !o.NoStart)
+	return CreateResult{Spec: plan.Spec, Running: !o.NoStart,
+		ContainerFile: filepath.Join(plan.Dir, quadlet.ContainerFile(name)),
+		VolumeFile:    filepath.Join(plan.Dir, quadlet.VolumeFile(name))}, nil
 }
 
 // rollback undoes a failed create (or, with keepOnFailure, only clears its

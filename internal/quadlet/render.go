@@ -6,6 +6,7 @@ package quadlet
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -98,23 +99,43 @@ const StartTimeout = 300
 
 // Render returns the .container and .volume files for s, in that order. The
 // output depends only on s: keys are sorted within each section and nothing
-// reads the clock.
+// reads the clock, so the order of the parts below does not change a byte.
 func Render(s Spec) ([]File, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	cpus := s.CPUs.String()
-	mem := strconv.FormatInt(int64(s.Memory), 10)
-	labels := []string{
-		LabelCPUs + "=" + cpus,
-		LabelCreated + "=" + s.Created.UTC().Format(time.RFC3339),
-		LabelMemory + "=" + mem,
-		LabelName + "=" + s.Name,
-		LabelOwner + "=" + s.Owner,
-		LabelVersion + "=" + s.ToolVersion,
-	}
-	container := []*unit.UnitOption{
+	container := slices.Concat(
+		unitSection(s),
+		containerSection(s),
+		serviceSection(s),
+		// No [Install] section: quadlet would turn WantedBy= into a symlink
+		// at every daemon-reload, and a container the user stopped must stay
+		// stopped across a reboot. devbox-quadlet manages the
+		// default.target.wants link itself (see docs/lifecycle.md).
+		syncthingOptions(s),
+		activityOptions(s),
+		tailnetOptions(s),
+		notifyOptions(s),
+	)
+	return []File{
+		{Name: ContainerFile(s.Name), Content: serialize(container)},
+		{Name: VolumeFile(s.Name), Content: serialize(homeVolume(s))},
+	}, nil
+}
+
+// unitSection is the container file's [Unit] section.
+func unitSection(s Spec) []*unit.UnitOption {
+	return []*unit.UnitOption{
 		unit.NewUnitOption("Unit", "Description", fmt.Sprintf("devbox dev container %s of %s", s.Name, s.Owner)),
+	}
+}
+
+// containerSection is what every container has in [Container]: its names,
+// image, home volume, limits, and the labels that let Parse read the spec
+// back.
+func containerSection(s Spec) []*unit.UnitOption {
+	cpus, mem := s.CPUs.String(), memoryBytes(s)
+	opts := []*unit.UnitOption{
 		unit.NewUnitOption("Container", "ContainerName", ContainerName(s.Name)),
 		unit.NewUnitOption("Container", "HostName", s.Name),
 		unit.NewUnitOption("Container", "Image", string(s.Image)),
@@ -126,8 +147,26 @@ func Render(s Spec) ([]File, error) {
 		// [Service] ones on the whole unit, conmon included.
 		unit.NewUnitOption("Container", "PodmanArgs", fmt.Sprintf("--cpus=%s --memory=%s", cpus, mem)),
 		unit.NewUnitOption("Container", "Volume", VolumeFile(s.Name)+":"+HomeMount),
+	}
+	for _, l := range []string{
+		LabelCPUs + "=" + cpus,
+		LabelCreated + "=" + s.Created.UTC().Format(time.RFC3339),
+		LabelMemory + "=" + mem,
+		LabelName + "=" + s.Name,
+		LabelOwner + "=" + s.Owner,
+		LabelVersion + "=" + s.ToolVersion,
+	} {
+		opts = append(opts, unit.NewUnitOption("Container", "Label", l))
+	}
+	return opts
+}
+
+// serviceSection is the [Service] section: the limits systemd enforces on
+// the whole unit, and how it restarts, stops and waits for the container.
+func serviceSection(s Spec) []*unit.UnitOption {
+	return []*unit.UnitOption{
 		unit.NewUnitOption("Service", "CPUQuota", fmt.Sprintf("%d%%", s.CPUs.Percent())),
-		unit.NewUnitOption("Service", "MemoryMax", mem),
+		unit.NewUnitOption("Service", "MemoryMax", memoryBytes(s)),
 		unit.NewUnitOption("Service", "Restart", "on-failure"),
 		// devbox-init exits KeyRefusedExit when the control server refuses
 		// the auth key: no restart can fix that, only a new key.
@@ -137,51 +176,75 @@ func Render(s Spec) ([]File, error) {
 		unit.NewUnitOption("Service", "SuccessExitStatus", "143"),
 		unit.NewUnitOption("Service", "TasksMax", strconv.Itoa(s.TasksMax)),
 		unit.NewUnitOption("Service", "TimeoutStartSec", strconv.Itoa(StartTimeout)),
-		// No [Install] section: quadlet would turn WantedBy= into a symlink
-		// at every daemon-reload, and a container the user stopped must stay
-		// stopped across a reboot. devbox-quadlet manages the
-		// default.target.wants link itself (see docs/lifecycle.md).
 	}
-	if s.Syncthing {
-		labels = append(labels, LabelSync+"=true")
-		container = append(container, unit.NewUnitOption("Container", "Environment", "DEVBOX_SYNCTHING=1"))
+}
+
+// syncthingOptions is what --with-syncthing adds: the image starts
+// Syncthing, and a label says so.
+func syncthingOptions(s Spec) []*unit.UnitOption {
+	if !s.Syncthing {
+		return nil
 	}
-	if s.ActivityDir != "" {
-		container = append(container,
-			unit.NewUnitOption("Container", "Volume", s.ActivityDir+":"+ActivityMount+":rw"),
-			unit.NewUnitOption("Container", "Environment", "DEVBOX_ACTIVITY_DIR="+ActivityMount))
+	return []*unit.UnitOption{
+		unit.NewUnitOption("Container", "Environment", "DEVBOX_SYNCTHING=1"),
+		unit.NewUnitOption("Container", "Label", LabelSync+"=true"),
 	}
-	if s.Tailnet {
-		labels = append(labels, LabelTailnet+"=true")
-		container = append(container,
-			// The key is a file in the container, never an environment
-			// variable: podman inspect shows Environment, not secrets.
-			unit.NewUnitOption("Container", "Secret", SecretName(s.Name)+",type=mount,target="+AuthKeyPath+",mode=0400"),
-			unit.NewUnitOption("Container", "Environment", EnvAuthKey+"="+AuthKeyPath),
-			unit.NewUnitOption("Container", "Environment", EnvHostname+"="+s.Name),
-			unit.NewUnitOption("Container", "Environment", EnvTags+"="+Tags(s.Owner)),
-		)
-		if s.LoginServer != "" {
-			container = append(container, unit.NewUnitOption("Container", "Environment", EnvLogin+"="+s.LoginServer))
-		}
+}
+
+// activityOptions is the bind mount of the activity directory, where the
+// image records interactive sessions for the reaper.
+func activityOptions(s Spec) []*unit.UnitOption {
+	if s.ActivityDir == "" {
+		return nil
 	}
-	if s.Notify {
-		container = append(container, unit.NewUnitOption("Container", "Notify", "true"))
+	return []*unit.UnitOption{
+		unit.NewUnitOption("Container", "Volume", s.ActivityDir+":"+ActivityMount+":rw"),
+		unit.NewUnitOption("Container", "Environment", "DEVBOX_ACTIVITY_DIR="+ActivityMount),
 	}
-	for _, l := range labels {
-		container = append(container, unit.NewUnitOption("Container", "Label", l))
+}
+
+// tailnetOptions is what joining the tailnet adds: the auth key's secret,
+// the settings the image's entrypoint reads, and a label.
+func tailnetOptions(s Spec) []*unit.UnitOption {
+	if !s.Tailnet {
+		return nil
 	}
-	volume := []*unit.UnitOption{
+	opts := []*unit.UnitOption{
+		// The key is a file in the container, never an environment
+		// variable: podman inspect shows Environment, not secrets.
+		unit.NewUnitOption("Container", "Secret", SecretName(s.Name)+",type=mount,target="+AuthKeyPath+",mode=0400"),
+		unit.NewUnitOption("Container", "Environment", EnvAuthKey+"="+AuthKeyPath),
+		unit.NewUnitOption("Container", "Environment", EnvHostname+"="+s.Name),
+		unit.NewUnitOption("Container", "Environment", EnvTags+"="+Tags(s.Owner)),
+		unit.NewUnitOption("Container", "Label", LabelTailnet+"=true"),
+	}
+	if s.LoginServer != "" {
+		opts = append(opts, unit.NewUnitOption("Container", "Environment", EnvLogin+"="+s.LoginServer))
+	}
+	return opts
+}
+
+// notifyOptions makes the unit's start wait for the container's READY=1.
+func notifyOptions(s Spec) []*unit.UnitOption {
+	if !s.Notify {
+		return nil
+	}
+	return []*unit.UnitOption{unit.NewUnitOption("Container", "Notify", "true")}
+}
+
+// homeVolume is the whole .volume file of the container's home.
+func homeVolume(s Spec) []*unit.UnitOption {
+	return []*unit.UnitOption{
 		unit.NewUnitOption("Unit", "Description", fmt.Sprintf("devbox home volume of %s", s.Name)),
 		unit.NewUnitOption("Volume", "Label", LabelName+"="+s.Name),
 		unit.NewUnitOption("Volume", "Label", LabelOwner+"="+s.Owner),
 		unit.NewUnitOption("Volume", "VolumeName", VolumeName(s.Name)),
 	}
-	return []File{
-		{Name: ContainerFile(s.Name), Content: serialize(container)},
-		{Name: VolumeFile(s.Name), Content: serialize(volume)},
-	}, nil
 }
+
+// memoryBytes is the memory limit in bytes, as both sections and the
+// label write it.
+func memoryBytes(s Spec) string { return strconv.FormatInt(int64(s.Memory), 10) }
 
 // sectionOrder is the order sections appear in, as systemd's own docs list them.
 var sectionOrder = map[string]int{"Unit": 0, "Container": 1, "Volume": 1, "Service": 2, "Install": 3}

@@ -60,27 +60,7 @@ func TestRenderGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got bytes.Buffer
-			for _, f := range files {
-				got.WriteString("==> " + f.Name + " <==\n")
-				got.Write(f.Content)
-			}
-			golden := filepath.Join("..", "..", "testdata", "quadlet", tt.name+".golden")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/quadlet -update)", err)
-			}
-			if !bytes.Equal(got.Bytes(), want) {
-				t.Errorf("render differs from %s:\n--- got ---\n%s\n--- want ---\n%s", golden, got.Bytes(), want)
-			}
+			checkGolden(t, tt.name, files)
 
 			// Deterministic: a second render is byte-identical.
 			again, _ := Render(s)
@@ -89,30 +69,63 @@ func TestRenderGolden(t *testing.T) {
 					t.Errorf("%s: second render differs", files[i].Name)
 				}
 			}
-			// Round trip through go-systemd's deserializer and serializer.
-			for _, f := range files {
-				if !bytes.HasPrefix(f.Content, []byte(Header)) {
-					t.Errorf("%s: missing generated-file header", f.Name)
-				}
-				opts, err := unit.DeserializeOptions(bytes.NewReader(f.Content))
-				if err != nil {
-					t.Fatalf("%s: deserialize: %v", f.Name, err)
-				}
-				reserialized := serialize(opts)
-				if !bytes.Equal(reserialized, f.Content) {
-					t.Errorf("%s: round trip differs:\n%s", f.Name, reserialized)
-				}
-			}
-			// And back into the spec.
-			back, err := Parse(files[0].Content)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.Created = s.Created.UTC()
-			if back != s {
-				t.Errorf("Parse(Render(s)) = %+v, want %+v", back, s)
-			}
+			checkRoundTrip(t, s, files)
 		})
+	}
+}
+
+// checkGolden compares files with testdata/quadlet/NAME.golden, which
+// -update rewrites.
+func checkGolden(t *testing.T, name string, files []File) {
+	t.Helper()
+	var got bytes.Buffer
+	for _, f := range files {
+		got.WriteString("==> " + f.Name + " <==\n")
+		got.Write(f.Content)
+	}
+	golden := filepath.Join("..", "..", "testdata", "quadlet", name+".golden")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/quadlet -update)", err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Errorf("render differs from %s:\n--- got ---\n%s\n--- want ---\n%s", golden, got.Bytes(), want)
+	}
+}
+
+// checkRoundTrip: each of files, rendered from s, has the header and comes
+// back unchanged through go-systemd's deserializer and serializer, and the
+// container file parses back into s.
+func checkRoundTrip(t *testing.T, s Spec, files []File) {
+	t.Helper()
+	for _, f := range files {
+		if !bytes.HasPrefix(f.Content, []byte(Header)) {
+			t.Errorf("%s: missing generated-file header", f.Name)
+		}
+		opts, err := unit.DeserializeOptions(bytes.NewReader(f.Content))
+		if err != nil {
+			t.Fatalf("%s: deserialize: %v", f.Name, err)
+		}
+		reserialized := serialize(opts)
+		if !bytes.Equal(reserialized, f.Content) {
+			t.Errorf("%s: round trip differs:\n%s", f.Name, reserialized)
+		}
+	}
+	back, err := Parse(files[0].Content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Created = s.Created.UTC()
+	if back != s {
+		t.Errorf("Parse(Render(s)) = %+v, want %+v", back, s)
 	}
 }
 
