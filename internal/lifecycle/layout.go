@@ -63,6 +63,9 @@ func NewLayout(home string, uid int, getenv func(string) string, lockDir string)
 	return l
 }
 
+// LockPath is the user's lock file, which one command at a time holds.
+func (l *Layout) LockPath() string { return filepath.Join(l.LockDir, "lock") }
+
 // QuadletDir is where podman's user generator looks for .container and
 // .volume files.
 func (l *Layout) QuadletDir() string { return filepath.Join(l.ConfigHome, "containers", "systemd") }
@@ -72,6 +75,12 @@ func (l *Layout) UserUnitDir() string { return filepath.Join(l.ConfigHome, "syst
 
 // WantsDir is default.target.wants, where `systemctl --user enable` links.
 func (l *Layout) WantsDir() string { return filepath.Join(l.UserUnitDir(), "default.target.wants") }
+
+// KeyFile is the standalone file backend's auth key when [secrets] path
+// names none: a file the user owns, which must be private.
+func (l *Layout) KeyFile() string {
+	return filepath.Join(l.ConfigHome, "devbox-quadlet", "tailscale-authkey")
+}
 
 // StateDir is this process's per-user state directory (SPEC §6).
 func (l *Layout) StateDir() string { return filepath.Join(l.StateHome, "devbox-quadlet") }
