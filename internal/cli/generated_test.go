@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/devbox-quadlet/devbox-quadlet/internal/manpage"
 )
 
 var update = flag.Bool("update", false, "rewrite the files under contrib/ that this package generates")
@@ -25,6 +27,7 @@ func generatedFiles(t *testing.T) map[string][]byte {
 		"contrib/completion/bash/devbox-quadlet":      []byte(bashCompletion),
 		"contrib/completion/zsh/_devbox-quadlet":      []byte(zshCompletion),
 		"contrib/completion/fish/devbox-quadlet.fish": []byte(fishCompletion),
+		"contrib/man/devbox-quadlet.1":                manpage.Render(ManPage()),
 	}
 }
 

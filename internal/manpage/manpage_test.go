@@ -1,6 +1,12 @@
 package manpage
 
-import "testing"
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
 
 func TestInline(t *testing.T) {
 	for _, tc := range []struct{ name, in, want string }{
@@ -76,5 +82,39 @@ $ demo \-v
 `
 	if got := string(Render(p)); got != want {
 		t.Errorf("Render:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestCommittedPagesFormat formats every page in contrib/man with the tools
+// a user has: man -l (man-db), else groff, with its warnings on. Neither is
+// in CI's dependencies; where they are missing the test says so and skips.
+func TestCommittedPagesFormat(t *testing.T) {
+	pages, err := filepath.Glob(filepath.Join("..", "..", "contrib", "man", "*.[1-8]"))
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("no pages in contrib/man (%v)", err)
+	}
+	groff, groffErr := exec.LookPath("groff")
+	man, manErr := exec.LookPath("man")
+	if groffErr != nil && manErr != nil {
+		t.Skip("neither groff nor man is installed (apt-get install groff-base man-db)")
+	}
+	for _, page := range pages {
+		t.Run(filepath.Base(page), func(t *testing.T) {
+			if groffErr == nil {
+				// -ww: every warning; -z: no output, only the diagnostics.
+				out, err := exec.Command(groff, "-man", "-Tutf8", "-ww", "-z", page).CombinedOutput()
+				if err != nil || len(out) > 0 {
+					t.Errorf("groff -man -ww %s: %v\n%s", page, err, out)
+				}
+			}
+			if manErr == nil {
+				cmd := exec.Command(man, "-l", page)
+				cmd.Env = append(os.Environ(), "MANWIDTH=80", "MANPAGER=cat", "PAGER=cat", "LC_ALL=C.UTF-8")
+				out, err := cmd.Output()
+				if err != nil || !strings.Contains(string(out), "EXIT STATUS") {
+					t.Errorf("man -l %s: %v; output:\n%s", page, err, out)
+				}
+			}
+		})
 	}
 }
