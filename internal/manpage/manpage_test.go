@@ -85,9 +85,10 @@ $ demo \-v
 	}
 }
 
-// TestCommittedPagesFormat formats every page in contrib/man with the tools
-// a user has: man -l (man-db), else groff, with its warnings on. Neither is
-// in CI's dependencies; where they are missing the test says so and skips.
+// TestCommittedPagesFormat formats every page in contrib/man with groff,
+// every warning on, and with man -l (man-db) where it is installed.
+// scripts/deps.sh installs groff-base for CI; where neither is installed
+// the test says so and skips.
 func TestCommittedPagesFormat(t *testing.T) {
 	pages, err := filepath.Glob(filepath.Join("..", "..", "contrib", "man", "*.[1-8]"))
 	if err != nil || len(pages) == 0 {
