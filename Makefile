@@ -70,10 +70,10 @@ install-bin:
 # the path a CLI happened to run from. The timers.target.wants link enables
 # the reaper for every user, as `systemctl --global enable` would; an admin
 # opts a user out with `systemctl --user mask`, everyone with a mask in
-# /etc/systemd/user. The man pages and completion scripts are generated from
-# the code and committed (contrib/man, contrib/completion; `go generate
-# ./internal/cli ./internal/agentd` rewrites them), so installing them needs
-# no Go.
+# /etc/systemd/user. The man pages are generated from the code and committed
+# (contrib/man; `go generate ./internal/cli ./internal/agentd` rewrites them),
+# so installing them needs no Go. The completion scripts are the ones the CLI
+# embeds and prints with `completion SHELL` (internal/cli/completion).
 install-data:
 	$(INSTALL) -d $(DESTDIR)$(SYSTEMDSYSTEMUNITDIR) $(DESTDIR)$(SYSTEMDUSERUNITDIR)/timers.target.wants \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DBUSSERVICEDIR) $(DESTDIR)$(DBUSPOLICYDIR) $(DESTDIR)$(DOCDIR) \
@@ -90,9 +90,9 @@ install-data:
 	$(INSTALL) -m 0644 contrib/dbus/io.github.DevboxQuadlet.Agent1.group.conf.example README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 	$(INSTALL) -m 0644 contrib/man/devbox-quadlet.1 $(DESTDIR)$(MANDIR)/man1/
 	$(INSTALL) -m 0644 contrib/man/devbox-quadlet-agent.8 $(DESTDIR)$(MANDIR)/man8/
-	$(INSTALL) -m 0644 contrib/completion/bash/devbox-quadlet $(DESTDIR)$(BASHCOMPLETIONDIR)/devbox-quadlet
-	$(INSTALL) -m 0644 contrib/completion/zsh/_devbox-quadlet $(DESTDIR)$(ZSHCOMPLETIONDIR)/_devbox-quadlet
-	$(INSTALL) -m 0644 contrib/completion/fish/devbox-quadlet.fish $(DESTDIR)$(FISHCOMPLETIONDIR)/devbox-quadlet.fish
+	$(INSTALL) -m 0644 internal/cli/completion/devbox-quadlet.bash $(DESTDIR)$(BASHCOMPLETIONDIR)/devbox-quadlet
+	$(INSTALL) -m 0644 internal/cli/completion/_devbox-quadlet $(DESTDIR)$(ZSHCOMPLETIONDIR)/_devbox-quadlet
+	$(INSTALL) -m 0644 internal/cli/completion/devbox-quadlet.fish $(DESTDIR)$(FISHCOMPLETIONDIR)/devbox-quadlet.fish
 
 clean:
 	rm -rf build/bin build/vm-test build/vm-demo build/vm-bench

@@ -19,6 +19,9 @@ command -v curl >/dev/null || need_pkgs+=(curl ca-certificates)
 command -v dbus-daemon >/dev/null || need_pkgs+=(dbus-daemon)
 # The man pages are formatted with every warning on (internal/manpage).
 command -v groff >/dev/null || need_pkgs+=(groff-base)
+# The completion scripts run in the real shells (internal/cli).
+command -v zsh >/dev/null || need_pkgs+=(zsh)
+command -v fish >/dev/null || need_pkgs+=(fish)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
 	echo "deps: installing ${need_pkgs[*]}" >&2

@@ -9,14 +9,14 @@ import (
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
 )
 
-// The files under contrib/ that this package generates (the completion
-// scripts and the man page) are rewritten by its test:
+// The file under contrib/ that this package generates (the man page) is
+// rewritten by its test:
 //
 //go:generate go test -run ^TestGeneratedFilesAreCurrent$ -update
 
 // The completion scripts, as `completion SHELL` prints them and `make
-// install` installs them from contrib/completion/ (a test keeps the two
-// equal). Each is a small fixed shim around `__complete` (complete.go).
+// install` installs them (from this package's completion/, the one copy).
+// Each is a small fixed shim around `__complete` (complete.go).
 var (
 	//go:embed completion/devbox-quadlet.bash
 	bashCompletion string

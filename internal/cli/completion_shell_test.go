@@ -13,9 +13,9 @@ import (
 	"github.com/devbox-quadlet/devbox-quadlet/internal/reaper"
 )
 
-// These tests run the installed scripts (contrib/completion/) in the real
-// shells against a freshly built binary, in a home of two containers whose
-// quadlet directory is under XDG_CONFIG_HOME.
+// These tests run the scripts `make install` installs (completion/) in the
+// real shells against a freshly built binary, in a home of two containers
+// whose quadlet directory is under XDG_CONFIG_HOME.
 
 var built struct {
 	once sync.Once
@@ -160,7 +160,7 @@ _devbox_quadlet
 func TestBashCompletionScript(t *testing.T) {
 	bash := needShell(t, "bash", true)
 	h := newShellHome(t)
-	script := filepath.Join(repoRoot, "contrib", "completion", "bash", "devbox-quadlet")
+	script := scriptPath(t, "devbox-quadlet.bash")
 	variants := map[string]string{"plain bash": ""}
 	// With bash-completion loaded the script takes its words from
 	// _get_comp_words_by_ref instead.
@@ -202,7 +202,7 @@ func TestBashCompletionScript(t *testing.T) {
 func TestZshCompletionScript(t *testing.T) {
 	zsh := needShell(t, "zsh", false)
 	h := newShellHome(t)
-	script := filepath.Join(repoRoot, "contrib", "completion", "zsh", "_devbox-quadlet")
+	script := scriptPath(t, "_devbox-quadlet")
 	const driver = `compdef() { :; }
 compset() { :; }
 _files() { print -r -- "$PREFIX"*(N) }
@@ -229,7 +229,7 @@ _devbox-quadlet || true  # 1: nothing to offer, as completion functions say
 func TestFishCompletionScript(t *testing.T) {
 	fish := needShell(t, "fish", false)
 	h := newShellHome(t)
-	script := filepath.Join(repoRoot, "contrib", "completion", "fish", "devbox-quadlet.fish")
+	script := scriptPath(t, "devbox-quadlet.fish")
 	for _, tc := range shellCases(h) {
 		t.Run(tc.name, func(t *testing.T) {
 			line := strings.Join(tc.words, " ")
@@ -247,4 +247,15 @@ func TestFishCompletionScript(t *testing.T) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// scriptPath is the absolute path of one of completion/'s scripts: the
+// shells run in a temporary directory.
+func scriptPath(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("completion", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -24,16 +24,13 @@ const repoRoot = "../.."
 func generatedFiles(t *testing.T) map[string][]byte {
 	t.Helper()
 	return map[string][]byte{
-		"contrib/completion/bash/devbox-quadlet":      []byte(bashCompletion),
-		"contrib/completion/zsh/_devbox-quadlet":      []byte(zshCompletion),
-		"contrib/completion/fish/devbox-quadlet.fish": []byte(fishCompletion),
-		"contrib/man/devbox-quadlet.1":                manpage.Render(ManPage()),
+		"contrib/man/devbox-quadlet.1": manpage.Render(ManPage()),
 	}
 }
 
-// TestGeneratedFilesAreCurrent keeps the committed completion scripts and
-// man page equal to what the code generates. After changing a verb, a flag,
-// a script under completion/ or the man page's text, regenerate with
+// TestGeneratedFilesAreCurrent keeps the committed man page equal to what
+// the code generates. After changing a verb, a flag or the man page's text,
+// regenerate with
 //
 //	go generate ./internal/cli
 //
