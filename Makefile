@@ -26,6 +26,13 @@ else
 DBUSPOLICYDIR ?= $(PREFIX)/share/dbus-1/system.d
 endif
 DOCDIR ?= $(PREFIX)/share/doc/devbox-quadlet
+MANDIR ?= $(PREFIX)/share/man
+# Where bash-completion (on demand, by command name), zsh ($fpath) and fish
+# look for completions under a prefix; /usr/local/share is on all three's
+# default search paths.
+BASHCOMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPLETIONDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPLETIONDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 GO ?= go
@@ -63,10 +70,15 @@ install-bin:
 # the path a CLI happened to run from. The timers.target.wants link enables
 # the reaper for every user, as `systemctl --global enable` would; an admin
 # opts a user out with `systemctl --user mask`, everyone with a mask in
-# /etc/systemd/user.
+# /etc/systemd/user. The man pages are generated from the code and committed
+# (contrib/man; `go generate ./internal/cli ./internal/agentd` rewrites them),
+# so installing them needs no Go. The completion scripts are the ones the CLI
+# embeds and prints with `completion SHELL` (internal/cli/completion).
 install-data:
 	$(INSTALL) -d $(DESTDIR)$(SYSTEMDSYSTEMUNITDIR) $(DESTDIR)$(SYSTEMDUSERUNITDIR)/timers.target.wants \
-		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DBUSSERVICEDIR) $(DESTDIR)$(DBUSPOLICYDIR) $(DESTDIR)$(DOCDIR)
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DBUSSERVICEDIR) $(DESTDIR)$(DBUSPOLICYDIR) $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(BASHCOMPLETIONDIR) $(DESTDIR)$(ZSHCOMPLETIONDIR) $(DESTDIR)$(FISHCOMPLETIONDIR)
 	sed 's|@BINDIR@|$(BINDIR)|g' contrib/systemd/system/devbox-quadlet-agent.service.in >$(DESTDIR)$(SYSTEMDSYSTEMUNITDIR)/devbox-quadlet-agent.service
 	sed 's|@BINDIR@|$(BINDIR)|g' contrib/systemd/user/devbox-quadlet-reap.service.in >$(DESTDIR)$(SYSTEMDUSERUNITDIR)/devbox-quadlet-reap.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDSYSTEMUNITDIR)/devbox-quadlet-agent.service $(DESTDIR)$(SYSTEMDUSERUNITDIR)/devbox-quadlet-reap.service
@@ -76,6 +88,11 @@ install-data:
 	$(INSTALL) -m 0644 contrib/dbus/io.github.DevboxQuadlet.Agent1.service $(DESTDIR)$(DBUSSERVICEDIR)/
 	$(INSTALL) -m 0644 contrib/dbus/io.github.DevboxQuadlet.Agent1.conf $(DESTDIR)$(DBUSPOLICYDIR)/
 	$(INSTALL) -m 0644 contrib/dbus/io.github.DevboxQuadlet.Agent1.group.conf.example README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 contrib/man/devbox-quadlet.1 $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 0644 contrib/man/devbox-quadlet-agent.8 $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 internal/cli/completion/devbox-quadlet.bash $(DESTDIR)$(BASHCOMPLETIONDIR)/devbox-quadlet
+	$(INSTALL) -m 0644 internal/cli/completion/_devbox-quadlet $(DESTDIR)$(ZSHCOMPLETIONDIR)/_devbox-quadlet
+	$(INSTALL) -m 0644 internal/cli/completion/devbox-quadlet.fish $(DESTDIR)$(FISHCOMPLETIONDIR)/devbox-quadlet.fish
 
 clean:
 	rm -rf build/bin build/vm-test build/vm-demo build/vm-bench

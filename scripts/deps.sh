@@ -17,6 +17,11 @@ command -v make >/dev/null || need_pkgs+=(make)
 command -v curl >/dev/null || need_pkgs+=(curl ca-certificates)
 # The agent's tests run the real server on a private bus daemon.
 command -v dbus-daemon >/dev/null || need_pkgs+=(dbus-daemon)
+# The man pages are formatted with every warning on (internal/manpage).
+command -v groff >/dev/null || need_pkgs+=(groff-base)
+# The completion scripts run in the real shells (internal/cli).
+command -v zsh >/dev/null || need_pkgs+=(zsh)
+command -v fish >/dev/null || need_pkgs+=(fish)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
 	echo "deps: installing ${need_pkgs[*]}" >&2

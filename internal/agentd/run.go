@@ -29,6 +29,9 @@ var Version = "0.1.0-dev"
 // systemd's $STATE_DIRECTORY says.
 const DefaultStateDir = "/var/lib/devbox-quadlet"
 
+// ledgerFile is the ledger's file in the state directory.
+const ledgerFile = "ledger.json"
+
 // BlockWait is the longest duty-cycle wait the agent sits out rather than
 // refuse: long enough for the seconds a `create --no-start` holds its
 // reservation (more under emulation), and below the 25 s that libdbus and
@@ -82,13 +85,23 @@ func Run(ctx context.Context, args []string, env Env) int {
 	return errdefs.ExitCode(err)
 }
 
-func run(ctx context.Context, args []string, env Env) error {
+// options are the agent's command-line flags.
+type options struct {
+	configFile, stateDir *string
+	version, check       *bool
+}
+
+// newFlagSet declares the agent's flags, writing usage and errors to out.
+// The man page (ManPage) lists its options from here.
+func newFlagSet(out io.Writer) (*flag.FlagSet, options) {
 	fs := flag.NewFlagSet("devbox-quadlet-agent", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	configFile := fs.String("config", "", "configuration `FILE` (default: $DEVBOX_QUADLET_CONFIG, else "+config.DefaultPath+")")
-	stateDir := fs.String("state-dir", DefaultStateDir, "where the ledger lives (`DIR`; default: systemd's $STATE_DIRECTORY, else "+DefaultStateDir+")")
-	version := fs.Bool("version", false, "print the version and exit")
-	check := fs.Bool("check-config", false, "check the config as the agent would use it (its backends and credentials included), say so and exit; the unit runs this first (ExecStartPre=)")
+	fs.SetOutput(out)
+	o := options{
+		configFile: fs.String("config", "", "configuration `FILE` (default: $DEVBOX_QUADLET_CONFIG, else "+config.DefaultPath+")"),
+		stateDir:   fs.String("state-dir", DefaultStateDir, "where the ledger lives (`DIR`; default: systemd's $STATE_DIRECTORY, else "+DefaultStateDir+")"),
+		version:    fs.Bool("version", false, "print the version and exit"),
+		check:      fs.Bool("check-config", false, "check the config as the agent would use it (its backends and credentials included), say so and exit; the unit runs this first (ExecStartPre=)"),
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: devbox-quadlet-agent [--config FILE] [--state-dir DIR] [--check-config]\n\n"+
 			"The devbox-quadlet host agent on the system bus (run as a system service, not by hand):\n"+
@@ -96,6 +109,12 @@ func run(ctx context.Context, args []string, env Env) error {
 			"See docs/agent.md.\n\n", agentproto.BusName)
 		fs.PrintDefaults()
 	}
+	return fs, o
+}
+
+func run(ctx context.Context, args []string, env Env) error {
+	fs, o := newFlagSet(env.Stderr)
+	configFile, stateDir, version, check := o.configFile, o.stateDir, o.version, o.check
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -157,7 +176,7 @@ func NewServer(cfg config.Config, dir string, env Env) (*agent.Server, error) {
 	ratio := float64(cfg.Host.Overcommit)
 	every := time.Duration(cfg.Agent.AuthKeyInterval)
 	return &agent.Server{
-		Store:  agent.Store{Path: dir + "/ledger.json"},
+		Store:  agent.Store{Path: dir + "/" + ledgerFile},
 		Config: cfg,
 		Limits: policy.Limits{
 			MaxPerUser: cfg.MaxPerUser,

@@ -76,6 +76,8 @@ func newApp(env *Env) *cli.App {
 			renderCommand(env),
 			configCommand(env),
 			ledgerCommand(env),
+			completionCommand(env),
+			completeCommand(env),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

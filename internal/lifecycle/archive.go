@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/devbox-quadlet/devbox-quadlet/internal/config"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/errdefs"
+	"github.com/devbox-quadlet/devbox-quadlet/internal/policy"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/quadlet"
 	"github.com/devbox-quadlet/devbox-quadlet/internal/reaper"
 )
@@ -110,6 +112,24 @@ func (l *Layout) LatestArchive(name string) (string, error) {
 			"destroy and the reaper keep archives for [reaper] archive_keep; name one with --from")
 	}
 	return best, nil
+}
+
+// ArchivedNames returns, sorted and once each, the names that have an
+// archive in the directories LatestArchive searches: what `restore` can
+// bring back. Like ContainerNames it reads directory listings only, and a
+// directory that cannot be read holds none.
+func (l *Layout) ArchivedNames() []string {
+	var names []string
+	for _, dir := range l.ArchiveDirs(nil) {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if name, _, ok := reaper.ParseArchiveName(e.Name()); ok && policy.ValidateName(name) == nil {
+				names = append(names, name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // RestoreOptions is a restore.

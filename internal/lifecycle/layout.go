@@ -63,6 +63,9 @@ func NewLayout(home string, uid int, getenv func(string) string, lockDir string)
 	return l
 }
 
+// LockPath is the user's lock file, which one command at a time holds.
+func (l *Layout) LockPath() string { return filepath.Join(l.LockDir, "lock") }
+
 // QuadletDir is where podman's user generator looks for .container and
 // .volume files.
 func (l *Layout) QuadletDir() string { return filepath.Join(l.ConfigHome, "containers", "systemd") }
@@ -72,6 +75,12 @@ func (l *Layout) UserUnitDir() string { return filepath.Join(l.ConfigHome, "syst
 
 // WantsDir is default.target.wants, where `systemctl --user enable` links.
 func (l *Layout) WantsDir() string { return filepath.Join(l.UserUnitDir(), "default.target.wants") }
+
+// KeyFile is the standalone file backend's auth key when [secrets] path
+// names none: a file the user owns, which must be private.
+func (l *Layout) KeyFile() string {
+	return filepath.Join(l.ConfigHome, "devbox-quadlet", "tailscale-authkey")
+}
 
 // StateDir is this process's per-user state directory (SPEC §6).
 func (l *Layout) StateDir() string { return filepath.Join(l.StateHome, "devbox-quadlet") }
@@ -194,11 +203,11 @@ func (l *Layout) Existing(name string) ([]string, error) {
 	return found, nil
 }
 
-// Containers returns the specs of the containers in the user's quadlet
-// directory, sorted by name. Files that do not carry a valid container name
-// are not ours and are skipped; files that do not parse are skipped with
-// a warning to warn.
-func (l *Layout) Containers(warn func(string, ...any)) ([]quadlet.Spec, error) {
+// ContainerNames returns the names of the containers in the user's quadlet
+// directory, sorted, from the directory listing alone: shell completion
+// runs it on every TAB, so it opens no file. A missing directory means none.
+// Files that do not carry a valid container name are not ours.
+func (l *Layout) ContainerNames() ([]string, error) {
 	dir := l.QuadletDir()
 	entries, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
@@ -207,31 +216,47 @@ func (l *Layout) Containers(warn func(string, ...any)) ([]quadlet.Spec, error) {
 	if err != nil {
 		return nil, errdefs.Errorf(errdefs.System, "read %s: %w", dir, err)
 	}
-	var specs []quadlet.Spec
+	var names []string
 	for _, e := range entries {
 		n := e.Name()
 		if !strings.HasPrefix(n, quadlet.Prefix) || !strings.HasSuffix(n, ".container") {
 			continue
 		}
 		name := strings.TrimSuffix(strings.TrimPrefix(n, quadlet.Prefix), ".container")
-		if policy.ValidateName(name) != nil {
-			continue
+		if policy.ValidateName(name) == nil {
+			names = append(names, name)
 		}
-		data, err := os.ReadFile(filepath.Join(dir, n))
+	}
+	// Not the listing's order: devbox-a-b.container sorts before devbox-a.container.
+	sort.Strings(names)
+	return names, nil
+}
+
+// Containers returns the specs of the containers in the user's quadlet
+// directory, sorted by name (ContainerNames). Files that do not parse are
+// skipped with a warning to warn.
+func (l *Layout) Containers(warn func(string, ...any)) ([]quadlet.Spec, error) {
+	names, err := l.ContainerNames()
+	if err != nil {
+		return nil, err
+	}
+	var specs []quadlet.Spec
+	for _, name := range names {
+		file := quadlet.ContainerFile(name)
+		data, err := os.ReadFile(filepath.Join(l.QuadletDir(), file))
 		if err != nil {
-			return nil, errdefs.Errorf(errdefs.System, "read %s: %w", n, err)
+			return nil, errdefs.Errorf(errdefs.System, "read %s: %w", file, err)
 		}
 		s, err := quadlet.Parse(data)
 		if err != nil {
 			if warn != nil {
-				warn("skipping %s: %v", n, err)
+				warn("skipping %s: %v", file, err)
 			}
 			continue
 		}
 		s.Name = name
 		specs = append(specs, s)
 	}
-	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
 	return specs, nil
 }
 

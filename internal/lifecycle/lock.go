@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -41,7 +40,7 @@ func (m *Manager) Lock(command string) (*UserLock, error) {
 		return nil, errdefs.WithHint(errdefs.Errorf(errdefs.System, "create the lock directory %s: %w", dir, err),
 			"is your user manager running? `loginctl enable-linger %s` keeps /run/user/%d for you", m.UserName, m.UID)
 	}
-	path := filepath.Join(dir, "lock")
+	path := m.Layout.LockPath()
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, errdefs.Errorf(errdefs.System, "open lock %s: %w", path, err)

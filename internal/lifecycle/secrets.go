@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -25,17 +24,13 @@ func (m *Manager) StandaloneResolver() secrets.Resolver {
 	case "file":
 		path := string(s.Path)
 		if path == "" {
-			path = m.keyFile()
+			path = m.Layout.KeyFile()
 		}
 		return secrets.File{Template: path, Private: true}
 	}
 	// onepassword: the service-account token is held only by the host
 	// agent, and only the agent binary links the SDK.
 	return noAgentOnePassword{vault: string(s.Vault)}
-}
-
-func (m *Manager) keyFile() string {
-	return filepath.Join(m.Layout.ConfigHome, "devbox-quadlet", "tailscale-authkey")
 }
 
 // noAgentOnePassword stands for the 1Password backend when there is no host
@@ -67,7 +62,7 @@ func (m *Manager) authKey(ctx context.Context, ag Agent, name string) (secrets.K
 		// The built-in default on a host without the agent: the one thing
 		// to do is the admin's, or the user's own key file.
 		return nil, errdefs.WithHint(err, "ask the host's admin to install the host agent, which resolves everyone's keys (docs/agent.md); to use a key of your own instead, put it in %s (mode 0600) and point DEVBOX_QUADLET_CONFIG at a config with [secrets] backend = \"file\"",
-			m.keyFile())
+			m.Layout.KeyFile())
 	}
 	if err != nil {
 		return nil, errdefs.WithHint(err, "standalone mode reads your key from %s (secrets.backend = %q)", r.Describe(m.UserName), cfg.Secrets.Backend)

@@ -2,8 +2,9 @@
 # check-tree.sh runs `make install DESTDIR=…` for the default PREFIX and for
 # PREFIX=/usr (a distribution package) and compares the trees with the lists
 # next to it: the files README.md "Install on a host" describes, with their
-# modes. It also checks that every unit names the installed binaries and
-# that the reaper's enablement link points at the timer beside it.
+# modes. It also checks that every unit names the installed binaries, that
+# the reaper's enablement link points at the timer beside it, and that the
+# installed completion scripts are what the installed binary prints.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -32,6 +33,12 @@ for prefix in /usr/local /usr; do
 	link=$(readlink "$dest$prefix/lib/systemd/user/timers.target.wants/devbox-quadlet-reap.timer")
 	[ "$link" = ../devbox-quadlet-reap.timer ] || { echo "PREFIX=$prefix: the timer's link points at $link"; fail=1; }
 	"$dest$prefix/bin/devbox-quadlet" --version >/dev/null || fail=1
+	for pair in bash:bash-completion/completions/devbox-quadlet zsh:zsh/site-functions/_devbox-quadlet \
+		fish:fish/vendor_completions.d/devbox-quadlet.fish; do
+		shell=${pair%%:*} file=$dest$prefix/share/${pair#*:}
+		cmp -s "$file" <("$dest$prefix/bin/devbox-quadlet" completion "$shell") ||
+			{ echo "PREFIX=$prefix: $file differs from \`devbox-quadlet completion $shell\`"; fail=1; }
+	done
 done
 [ $fail -eq 0 ] && echo "install trees: as documented for PREFIX=/usr/local and PREFIX=/usr"
 exit $fail
