@@ -68,7 +68,10 @@ func manDescription() []manpage.Block {
 		manpage.Para("Where the host agent, `devbox-quadlet-agent`(8), is installed, it keeps the host-wide " +
 			"ledger: unique names, the global cap of running containers, host resource admission, and each " +
 			"user's Tailscale auth key, which it hands over through a pipe. Without it the command runs " +
-			"standalone and says so; `[agent] mode` in the configuration decides whether that is allowed. A " +
+			"standalone and says so; `[agent] mode` in the configuration decides whether that is allowed. " +
+			"An agent that is installed but failing never turns into standalone: `create`, `start`, " +
+			"`restart` and `rotate-key` exit 9 naming its unit's state, while `stop` and `destroy`, which " +
+			"only give back, go on with a warning. A " +
 			"systemd user timer runs `devbox-quadlet reap`, which stops idle containers and destroys " +
 			"long-stopped ones after a warning."),
 		manpage.Para("Container names: " + policy.NameRule + ". Results go to standard output; errors go to " +
