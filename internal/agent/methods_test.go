@@ -410,3 +410,32 @@ func TestListingEntryJSON(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", got, old)
 	}
 }
+
+// TestConfirmAfterTheStartIsALook: every call reads the cgroup tree, so the
+// CLI's Confirm after a start settled marks the container seen running at
+// once, not at the next tick; a release after that (a destroy while the
+// agent was down, replayed) does not pace its owner as for a reservation
+// that was never used.
+func TestConfirmAfterTheStartIsALook(t *testing.T) {
+	bus := startBus(t, "")
+	s, clock := testServer(t)
+	s.ObserveEvery = -1 // no ticks: only the calls look
+	bus.serve(t, s)
+	owner := bus.startPeer(t, victimUID)
+	wantOK(t, "reserve", owner.reserve("quick", true, 1, 1<<30))
+	wantOK(t, "confirm", owner.call("Confirm", sArg("quick")))
+	running(t, s.CgroupRoot, victimUID, "quick", true)
+	wantOK(t, "confirm after the start", owner.call("Confirm", sArg("quick")))
+	l, err := s.Store.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !l.Entries["quick"].SeenRunning {
+		t.Fatalf("a confirm while it runs did not mark it seen running: %+v", l.Entries["quick"])
+	}
+	// Held for a minute: unseen, that would be a minute's wait.
+	clock.Advance(time.Minute)
+	running(t, s.CgroupRoot, victimUID, "quick", false)
+	wantOK(t, "release", owner.call("Release", sArg("quick")))
+	wantOK(t, "the next create", owner.reserve("next", true, 1, 1<<30))
+}

@@ -295,7 +295,8 @@ func TestStartAdoptsAndConfirms(t *testing.T) {
 	if code := h.run("start", "demo"); code != 0 {
 		t.Fatalf("start: %d %s", code, h.errOut)
 	}
-	if want := []string{"reserve-start demo", "reserve-create demo", "confirm demo"}; !slices.Equal(a.calls, want) {
+	// The last confirm is the look after the start settled (showRunning).
+	if want := []string{"reserve-start demo", "reserve-create demo", "confirm demo", "confirm demo"}; !slices.Equal(a.calls, want) {
 		t.Errorf("agent calls = %v, want %v", a.calls, want)
 	}
 }

@@ -323,6 +323,9 @@ func (m *Manager) finishCreate(ctx context.Context, sys Systemd, ag Agent, o Cre
 			m.warnf("%v", err)
 		}
 	}
+	if ag != nil && !o.NoStart {
+		m.showRunning(ctx, ag, name)
+	}
 	if err := m.Layout.ClearIntent(name); err != nil {
 		return CreateResult{}, err
 	}

@@ -127,11 +127,28 @@ func (m *Manager) start(ctx context.Context, s *session, verb, name string, wasR
 		unit := quadlet.ServiceUnit(name)
 		return WithEarlierHint(fmt.Errorf("%s %s: %w", verb, name, err), fmt.Sprintf("see `devbox-quadlet logs %s` and `journalctl --user -u %s`", name, unit))
 	}
+	if s.ag != nil {
+		m.showRunning(ctx, s.ag, name)
+	}
 	if err := m.Layout.EnableAutostart(name); err != nil {
 		return err
 	}
 	m.noteRunning(name, true)
 	return nil
+}
+
+// showRunning makes the host agent look at name now that its start
+// settled. The agent trusts only the cgroup tree, which it reads on every
+// call and otherwise every 15 s; a container it never saw running counts
+// as a reservation that was never used, and its owner waits as long as it
+// was held before reserving again. Without this call an agent that broke
+// right after a create (before its next look) would pace a user whose
+// container did run. Confirm is the call: it is idempotent and its answer
+// does not matter here.
+func (m *Manager) showRunning(ctx context.Context, ag Agent, name string) {
+	if err := ag.Confirm(ctx, name); err != nil {
+		m.tracef("the agent's look at %s after the start: %v", name, err)
+	}
 }
 
 // startAndSettle clears the last status file, runs the start job and

@@ -23,6 +23,10 @@ const (
 	agentDropIn = "/run/systemd/system/devbox-quadlet-agent.service.d"
 	// brokenBound is the bound under TCG, well inside the 25 s.
 	brokenBound = 5 * time.Second
+	// freeingBound is brokenBound plus the stop of a real container (podman
+	// stops it, conmon and the home volume's unit exit: 3-4 s under TCG),
+	// still well inside the bus's 25 s activation timeout.
+	freeingBound = 15 * time.Second
 )
 
 // TestAgentBroken breaks the installed agent three ways, each undone in
@@ -125,7 +129,7 @@ func TestAgentBroken(t *testing.T) {
 }
 
 // assertFreeingGoesOn: with the agent broken, carol's stop and destroy of
-// a running container are exit 0 within brokenBound, warn with the unit's
+// a running container are exit 0 within freeingBound, warn with the unit's
 // state, act for real, and leave a note to release the name later.
 func assertFreeingGoesOn(t *testing.T, cfg, name string) {
 	t.Helper()
@@ -135,8 +139,8 @@ func assertFreeingGoesOn(t *testing.T, cfg, name string) {
 		if r.code != 0 {
 			t.Errorf("%s with the agent broken: want exit 0: %s", args[0], r)
 		}
-		if r.took >= brokenBound {
-			t.Errorf("%s took %v, want under %v", args[0], r.took, brokenBound)
+		if r.took >= freeingBound {
+			t.Errorf("%s took %v, want under %v", args[0], r.took, freeingBound)
 		}
 		for _, want := range []string{"the host agent does not answer, so " + args[0] + " goes on without it", agentUnit + " failed (", "journalctl -u devbox-quadlet-agent"} {
 			if !strings.Contains(r.stderr, want) {
