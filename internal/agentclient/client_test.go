@@ -146,6 +146,13 @@ func (f *fakeAgent) took() []string {
 // serveFake exports f under the agent's name on addr.
 func serveFake(t *testing.T, addr string, f *fakeAgent) {
 	t.Helper()
+	serveOnBus(t, addr, agentproto.BusName, f, agentproto.ObjectPath, agentproto.Interface)
+}
+
+// serveOnBus connects to the test bus at addr, exports v at path under
+// iface and owns the well-known name, as the real service would.
+func serveOnBus(t *testing.T, addr, name string, v any, path dbus.ObjectPath, iface string) {
+	t.Helper()
 	conn, err := dbus.Dial(addr)
 	if err == nil {
 		if err = conn.Auth(nil); err == nil {
@@ -156,11 +163,11 @@ func serveFake(t *testing.T, addr string, f *fakeAgent) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	if err := conn.Export(f, agentproto.ObjectPath, agentproto.Interface); err != nil {
+	if err := conn.Export(v, path, iface); err != nil {
 		t.Fatal(err)
 	}
-	if reply, err := conn.RequestName(agentproto.BusName, dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
-		t.Fatalf("own %s: %v %v", agentproto.BusName, reply, err)
+	if reply, err := conn.RequestName(name, dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("own %s: %v %v", name, reply, err)
 	}
 }
 

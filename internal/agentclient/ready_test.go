@@ -144,22 +144,7 @@ func (f fakeSystemd) Get(iface, name string) (dbus.Variant, *dbus.Error) {
 
 func serveSystemd(t *testing.T, addr string, unit UnitState) {
 	t.Helper()
-	conn, err := dbus.Dial(addr)
-	if err == nil {
-		if err = conn.Auth(nil); err == nil {
-			err = conn.Hello()
-		}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if err := conn.Export(fakeSystemd{unit}, unitPath(UnitName), "org.freedesktop.DBus.Properties"); err != nil {
-		t.Fatal(err)
-	}
-	if reply, err := conn.RequestName("org.freedesktop.systemd1", dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
-		t.Fatalf("own org.freedesktop.systemd1: %v %v", reply, err)
-	}
+	serveOnBus(t, addr, "org.freedesktop.systemd1", fakeSystemd{unit}, unitPath(UnitName), "org.freedesktop.DBus.Properties")
 }
 
 // TestBusViewReadsTheUnit: the real view reads the five properties over
