@@ -263,6 +263,37 @@ func (b *Blocked) Error() string {
 // so calling Reserve in a loop holds nothing longer.
 func Admit(now time.Time, l Ledger, observed map[string]bool, req Request, lim Limits) (Entry, error) {
 	cur, exists := l.Entries[req.Name]
+	e, err := claim(now, cur, exists, req)
+	if err != nil {
+		return Entry{}, err
+	}
+	if err := checkSize(e, lim); err != nil {
+		return Entry{}, err
+	}
+	mine := othersOf(l, req)
+	if req.Create && !exists {
+		if err := CheckUserCap(req.User, mine, lim.MaxPerUser(req.User)); err != nil {
+			return Entry{}, err
+		}
+	}
+	renew := !Live(cur, now, lim) // a live reservation keeps its time
+	if renew {
+		if err := checkPacing(now, l, e, mine, req, lim); err != nil {
+			return Entry{}, err
+		}
+	}
+	if err := checkHostRoom(now, l, observed, req.Name, e, lim); err != nil {
+		return Entry{}, err
+	}
+	if renew {
+		e.Reserved = now
+	}
+	return e, nil
+}
+
+// claim is step 1: the entry the request would store, or why the name is
+// not the caller's to reserve.
+func claim(now time.Time, cur Entry, exists bool, req Request) (Entry, error) {
 	switch {
 	case exists && cur.UID != req.UID:
 		return Entry{}, errdefs.Errorf(errdefs.Exists, "the name %q is taken by another user's container; names are unique on this host because they become tailnet host names", req.Name)
@@ -276,9 +307,11 @@ func Admit(now time.Time, l Ledger, observed map[string]bool, req Request, lim L
 	if req.Create {
 		e.CPUs, e.Memory = req.CPUs, req.Memory
 	}
-	if err := checkSize(e, lim); err != nil {
-		return Entry{}, err
-	}
+	return e, nil
+}
+
+// othersOf lists, sorted, the caller's other containers in the ledger.
+func othersOf(l Ledger, req Request) []string {
 	var mine []string
 	for _, o := range l.Entries {
 		if o.UID == req.UID && o.Name != req.Name {
@@ -286,30 +319,34 @@ func Admit(now time.Time, l Ledger, observed map[string]bool, req Request, lim L
 		}
 	}
 	sort.Strings(mine)
-	if req.Create && !exists {
-		if err := CheckUserCap(req.User, mine, lim.MaxPerUser(req.User)); err != nil {
-			return Entry{}, err
-		}
-	}
-	renew := !Live(cur, now, lim) // a live reservation keeps its time
-	if renew {
-		if !e.SeenRunning {
-			for _, name := range mine {
-				if o := l.Entries[name]; InFlight(o, now, lim) {
-					return Entry{}, errdefs.Errorf(errdefs.UserCap, "%s "+InFlightPhrase+": %q, until it is seen running or until %s; a user may have one at a time",
-						req.User, o.Name, o.Reserved.Add(lim.InFlightOrDefault()).UTC().Format(time.RFC3339))
-				}
+	return mine
+}
+
+// checkPacing is step 4, for a request that would take a new reservation:
+// one in flight per user, and none while a duty cycle runs.
+func checkPacing(now time.Time, l Ledger, e Entry, mine []string, req Request, lim Limits) error {
+	if !e.SeenRunning {
+		for _, name := range mine {
+			if o := l.Entries[name]; InFlight(o, now, lim) {
+				return errdefs.Errorf(errdefs.UserCap, "%s "+InFlightPhrase+": %q, until it is seen running or until %s; a user may have one at a time",
+					req.User, o.Name, o.Reserved.Add(lim.InFlightOrDefault()).UTC().Format(time.RFC3339))
 			}
 		}
-		if u := l.Users[req.UID]; u.InFlightBlockedUntil.After(now) {
-			return Entry{}, errdefs.Mark(errdefs.UserCap, &Blocked{User: req.User, Name: u.BlockedBy, Until: u.InFlightBlockedUntil, Now: now})
-		}
 	}
+	if u := l.Users[req.UID]; u.InFlightBlockedUntil.After(now) {
+		return errdefs.Mark(errdefs.UserCap, &Blocked{User: req.User, Name: u.BlockedBy, Until: u.InFlightBlockedUntil, Now: now})
+	}
+	return nil
+}
+
+// checkHostRoom is steps 5 and 6: the global cap and the host's CPUs and
+// memory, counting every container but name that runs or is reserved.
+func checkHostRoom(now time.Time, l Ledger, observed map[string]bool, name string, e Entry, lim Limits) error {
 	var running []string
 	var cpus float64
 	var mem int64
 	for _, o := range l.Entries {
-		if o.Name == req.Name || !Running(o, observed, now, lim) {
+		if o.Name == name || !Running(o, observed, now, lim) {
 			continue
 		}
 		running = append(running, fmt.Sprintf("%s (%s)", o.Name, o.User))
@@ -318,21 +355,18 @@ func Admit(now time.Time, l Ledger, observed map[string]bool, req Request, lim L
 	}
 	sort.Strings(running)
 	if len(running) >= lim.MaxGlobal {
-		return Entry{}, errdefs.Errorf(errdefs.HostCap, "host has %d of %d containers running: %s", len(running), lim.MaxGlobal, strings.Join(running, ", "))
+		return errdefs.Errorf(errdefs.HostCap, "host has %d of %d containers running: %s", len(running), lim.MaxGlobal, strings.Join(running, ", "))
 	}
 	// Compared as "asked > free", never "used + asked > capacity": the sum
 	// could overflow and admit anything.
 	if freeCPUs := lim.CPUs - cpus; e.CPUs > freeCPUs+1e-9 {
-		return Entry{}, errdefs.Errorf(errdefs.HostCap, "host CPU reservation would be %.2f of %.2f: %.2f free, %.2f asked", cpus+e.CPUs, lim.CPUs, max(freeCPUs, 0), e.CPUs)
+		return errdefs.Errorf(errdefs.HostCap, "host CPU reservation would be %.2f of %.2f: %.2f free, %.2f asked", cpus+e.CPUs, lim.CPUs, max(freeCPUs, 0), e.CPUs)
 	}
 	if freeMem := lim.Memory - mem; e.Memory > freeMem {
-		return Entry{}, errdefs.Errorf(errdefs.HostCap, "host memory reservation would be %s of %s: %s free, %s asked",
+		return errdefs.Errorf(errdefs.HostCap, "host memory reservation would be %s of %s: %s free, %s asked",
 			size(addSat(mem, e.Memory)), size(lim.Memory), size(max(freeMem, 0)), size(e.Memory))
 	}
-	if renew {
-		e.Reserved = now
-	}
-	return e, nil
+	return nil
 }
 
 // checkSize bounds what one container reserves: more than nothing, at most
