@@ -34,20 +34,9 @@ func (s *Server) Repair(sender dbus.Sender, observedJSON string, dryRun bool) (s
 		s.logf("denied repair to %s (uid %d): not an admin", login, uid)
 		return "", denied(login + " is not an admin of this host; admins are root and the users marked admin = true under [users." + login + "] in the config")
 	}
-	var obs agentproto.Observed
-	if err := json.Unmarshal([]byte(observedJSON), &obs); err != nil {
-		return "", toDBus(errdefs.Errorf(errdefs.Usage, "repair: the observed containers are not JSON: %v", err))
-	}
-	if obs.Schema != 1 {
-		return "", toDBus(errdefs.Errorf(errdefs.Usage, "repair: observed schema %d, want 1", obs.Schema))
-	}
-	if len(obs.Containers) > maxObserved {
-		return "", toDBus(errdefs.Errorf(errdefs.Usage, "repair: %d containers observed, more than %d", len(obs.Containers), maxObserved))
-	}
-	for _, c := range obs.Containers {
-		if err := policy.ValidateName(c.Name); err != nil {
-			return "", toDBus(errdefs.Errorf(errdefs.Usage, "repair: observed container of %s: %v", c.User, err))
-		}
+	obs, err := parseObserved(observedJSON)
+	if err != nil {
+		return "", toDBus(err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -68,31 +57,64 @@ func (s *Server) Repair(sender dbus.Sender, observedJSON string, dryRun bool) (s
 			ledger.Entries[name] = e
 		}
 	}
-	verbWord := "repaired"
-	if dryRun {
-		verbWord = "checked (dry run)"
-	} else {
-		if report.Rebuilt {
-			aside := fmt.Sprintf("%s.corrupt-%d", s.Store.Path, now.Unix())
-			if err := os.Rename(s.Store.Path, aside); err != nil && !os.IsNotExist(err) {
-				return "", toDBus(errdefs.Errorf(errdefs.System, "repair: move the unreadable ledger aside: %w", err))
-			}
-			report.MovedTo = aside
-		}
-		if err := s.save(ledger); err != nil {
+	if !dryRun {
+		if err := s.commitRepair(now, ledger, &report); err != nil {
 			return "", toDBus(err)
 		}
 	}
+	s.logRepair(report, login, uid)
+	data, _ := json.Marshal(report)
+	return string(data), nil
+}
+
+// parseObserved checks Repair's input before anything is locked: JSON of
+// schema 1, a bounded number of containers, each with a valid name.
+func parseObserved(observedJSON string) (agentproto.Observed, error) {
+	var obs agentproto.Observed
+	if err := json.Unmarshal([]byte(observedJSON), &obs); err != nil {
+		return obs, errdefs.Errorf(errdefs.Usage, "repair: the observed containers are not JSON: %v", err)
+	}
+	if obs.Schema != 1 {
+		return obs, errdefs.Errorf(errdefs.Usage, "repair: observed schema %d, want 1", obs.Schema)
+	}
+	if len(obs.Containers) > maxObserved {
+		return obs, errdefs.Errorf(errdefs.Usage, "repair: %d containers observed, more than %d", len(obs.Containers), maxObserved)
+	}
+	for _, c := range obs.Containers {
+		if err := policy.ValidateName(c.Name); err != nil {
+			return obs, errdefs.Errorf(errdefs.Usage, "repair: observed container of %s: %v", c.User, err)
+		}
+	}
+	return obs, nil
+}
+
+// commitRepair stores the repaired ledger, first moving an unreadable one
+// aside (its path goes into the report) so nothing is lost for good.
+func (s *Server) commitRepair(now time.Time, ledger policy.Ledger, report *agentproto.RepairReport) error {
+	if report.Rebuilt {
+		aside := fmt.Sprintf("%s.corrupt-%d", s.Store.Path, now.Unix())
+		if err := os.Rename(s.Store.Path, aside); err != nil && !os.IsNotExist(err) {
+			return errdefs.Errorf(errdefs.System, "repair: move the unreadable ledger aside: %w", err)
+		}
+		report.MovedTo = aside
+	}
+	return s.save(ledger)
+}
+
+// logRepair writes one journal line per change and a summary.
+func (s *Server) logRepair(report agentproto.RepairReport, login string, uid uint32) {
+	verbWord := "repaired"
+	if report.DryRun {
+		verbWord = "checked (dry run)"
+	}
 	for _, c := range report.Removed {
-		s.logf("repair: %s %q of %s: %s", map[bool]string{true: "would remove", false: "removed"}[dryRun], c.Name, c.User, c.Why)
+		s.logf("repair: %s %q of %s: %s", map[bool]string{true: "would remove", false: "removed"}[report.DryRun], c.Name, c.User, c.Why)
 	}
 	for _, c := range report.Added {
-		s.logf("repair: %s %q of %s: %s", map[bool]string{true: "would add", false: "added"}[dryRun], c.Name, c.User, c.Why)
+		s.logf("repair: %s %q of %s: %s", map[bool]string{true: "would add", false: "added"}[report.DryRun], c.Name, c.User, c.Why)
 	}
 	s.logf("ledger %s by %s (uid %d): %d removed, %d added, %d skipped, %d kept, rebuilt %v", verbWord, login, uid,
 		len(report.Removed), len(report.Added), len(report.Skipped), report.Kept, report.Rebuilt)
-	data, _ := json.Marshal(report)
-	return string(data), nil
 }
 
 // planRepair changes ledger to agree with obs, and reports what it did.
