@@ -50,25 +50,36 @@ func ready(ctx context.Context, v hostView, poll, grace time.Duration) error {
 	if owner, err := v.HasOwner(ctx); err == nil && owner {
 		return nil
 	}
+	before, watch, err := judgeBefore(ctx, v)
+	if err != nil || !watch {
+		return err
+	}
+	return activateWatching(ctx, v, before, poll, grace)
+}
+
+// judgeBefore looks at the agent's unit before any activation: not
+// installed and failing are answered at once. watch is false when there is
+// no system manager to watch (not systemd): then the first call activates
+// the agent, as the bus decides.
+func judgeBefore(ctx context.Context, v hostView) (before UnitState, watch bool, err error) {
 	// A bus that cannot list its activation files is taken at its word,
 	// as before: nothing to activate.
 	activatable, _ := v.Activatable(ctx)
-	before, err := v.Unit(ctx)
+	before, err = v.Unit(ctx)
 	known := err == nil
 	switch Assess(before, known, activatable) {
 	case NotInstalled:
-		return errdefs.Mark(errdefs.AgentMissing, ErrNotInstalled)
+		return before, false, errdefs.Mark(errdefs.AgentMissing, ErrNotInstalled)
 	case Failing:
-		return errdefs.Mark(errdefs.AgentMissing, &UnitFailedError{Unit: before})
+		return before, false, errdefs.Mark(errdefs.AgentMissing, &UnitFailedError{Unit: before})
 	}
-	if !known {
-		// No system manager to watch (not systemd): the first call
-		// activates the agent, as the bus decides.
-		return nil
-	}
+	return before, known, nil
+}
 
-	// The activation runs beside the watch; a verdict cancels it, and
-	// Ready returns only once it has (no call is left behind).
+// activateWatching runs the activation beside a watch of the unit; a
+// verdict cancels it, and it returns only once the activation has (no call
+// is left behind).
+func activateWatching(ctx context.Context, v hostView, before UnitState, poll, grace time.Duration) error {
 	actx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	finished := false
@@ -90,14 +101,7 @@ func ready(ctx context.Context, v hostView, poll, grace time.Duration) error {
 			if err == nil {
 				return nil
 			}
-			if ctx.Err() != nil {
-				return errdefs.Errorf(errdefs.AgentMissing, "start the host agent: %w", ctx.Err())
-			}
-			// The bus gave up: say why if the unit knows.
-			if u, uerr := v.Unit(ctx); uerr == nil && (u.stopped() || u.LoadState != "loaded") {
-				return errdefs.Mark(errdefs.AgentMissing, &UnitFailedError{Unit: u})
-			}
-			return errdefs.Errorf(errdefs.AgentMissing, "start the host agent: %w", err)
+			return activationFailed(ctx, v, err)
 		case <-tick.C:
 			u, err := v.Unit(ctx)
 			if err != nil {
@@ -114,6 +118,17 @@ func ready(ctx context.Context, v hostView, poll, grace time.Duration) error {
 			return errdefs.Errorf(errdefs.AgentMissing, "start the host agent: %w", ctx.Err())
 		}
 	}
+}
+
+// activationFailed says why the bus gave up, from the unit if it knows.
+func activationFailed(ctx context.Context, v hostView, err error) error {
+	if ctx.Err() != nil {
+		return errdefs.Errorf(errdefs.AgentMissing, "start the host agent: %w", ctx.Err())
+	}
+	if u, uerr := v.Unit(ctx); uerr == nil && (u.stopped() || u.LoadState != "loaded") {
+		return errdefs.Mark(errdefs.AgentMissing, &UnitFailedError{Unit: u})
+	}
+	return errdefs.Errorf(errdefs.AgentMissing, "start the host agent: %w", err)
 }
 
 // IsNotInstalled reports whether err says that there is no agent at all
