@@ -97,47 +97,70 @@ func (s *supervisor) run(ctx context.Context) int {
 		s.notify("READY", "1", "STATUS", "ready: no tailnet")
 		return s.supervise(ctx, time.Time{})
 	}
-	s.setStatus(Status{State: StateStarting, Message: "starting tailscaled"})
+	// Each step either goes on or ends the start with its exit code.
+	for _, step := range []func(context.Context) (int, bool){s.startTailscaled, s.joinTailnet, s.publish} {
+		if code, stop := step(ctx); stop {
+			return code
+		}
+	}
+	s.setStatus(Status{State: StateStarting, Message: "waiting for the services to listen"})
+	return s.supervise(ctx, time.Now().Add(c.ReadyTimeout))
+}
 
+// startTailscaled prepares the user and the state dirs, starts tailscaled
+// and waits for its socket.
+func (s *supervisor) startTailscaled(ctx context.Context) (code int, stop bool) {
+	c := s.cfg
+	s.setStatus(Status{State: StateStarting, Message: "starting tailscaled"})
 	u, err := s.lookupUser()
 	if err != nil {
-		return s.fail(Failure{ReasonServiceFailed, err.Error()})
+		return s.fail(Failure{ReasonServiceFailed, err.Error()}), true
 	}
 	s.user = u
 	if err := s.prepareDirs(); err != nil {
-		return s.fail(Failure{ReasonTailscaleFailed, err.Error()})
+		return s.fail(Failure{ReasonTailscaleFailed, err.Error()}), true
 	}
-
 	s.tailscaled, err = s.table.start(spawn{name: "tailscaled", argv: TailscaledArgv(c), env: TailscaledEnv(c, s.environ), dir: "/"})
 	if err != nil {
-		return s.fail(Failure{ReasonTailscaleFailed, err.Error()})
+		return s.fail(Failure{ReasonTailscaleFailed, err.Error()}), true
 	}
 	s.logf("started tailscaled (pid %d): %s", s.tailscaled.pid, commandLine(TailscaledArgv(c)))
 	if ok, code := s.waitSocket(ctx); !ok {
-		return code
+		return code, true
 	}
+	return 0, false
+}
 
+// joinTailnet runs `tailscale up` and classifies its failure.
+func (s *supervisor) joinTailnet(ctx context.Context) (code int, stop bool) {
+	c := s.cfg
 	s.logf("joining the tailnet as %s", c.Hostname)
 	s.notify("STATUS", "joining the tailnet")
 	s.setStatus(Status{State: StateStarting, Message: "joining the tailnet"})
 	res := s.runCLI(ctx, "tailscale up", UpArgv(c), c.UpTimeout+upGrace, true)
 	if ctx.Err() != nil {
-		return s.shutdown()
+		return s.shutdown(), true
 	}
 	if res.tailscaledDied {
-		return s.fail(Failure{ReasonTailscaleFailed, "tailscaled exited while joining the tailnet: " + s.tailscaled.exitText()})
+		return s.fail(Failure{ReasonTailscaleFailed, "tailscaled exited while joining the tailnet: " + s.tailscaled.exitText()}), true
 	}
 	if res.err != nil {
 		var health []string
 		if st, err := s.nodeStatus(ctx); err == nil {
 			health = st.Health
 		}
-		return s.fail(ClassifyUp(res.output, health))
+		return s.fail(ClassifyUp(res.output, health)), true
 	}
 	s.logf("joined the tailnet")
+	return 0, false
+}
 
+// publish starts the services and publishes their ports on the tailnet
+// with `tailscale serve`, after clearing what an earlier start served.
+func (s *supervisor) publish(ctx context.Context) (code int, stop bool) {
+	c := s.cfg
 	if res := s.runCLI(ctx, "tailscale serve reset", ServeResetArgv(c), cliTimeout, true); res.err != nil {
-		return s.cliFailed(ctx, res, ReasonServiceFailed)
+		return s.cliFailed(ctx, res, ReasonServiceFailed), true
 	}
 	codeServer := s.findCodeServer()
 	if codeServer == "" {
@@ -148,26 +171,25 @@ func (s *supervisor) run(ctx context.Context) int {
 	}
 	if c.Syncthing {
 		if err := s.prepareSyncthing(); err != nil {
-			return s.fail(Failure{ReasonServiceFailed, err.Error()})
+			return s.fail(Failure{ReasonServiceFailed, err.Error()}), true
 		}
 	}
 	for _, svc := range s.services {
 		if err := s.startService(svc); err != nil {
-			return s.fail(Failure{ReasonServiceFailed, err.Error()})
+			return s.fail(Failure{ReasonServiceFailed, err.Error()}), true
 		}
 	}
 	for _, svc := range s.services {
 		for _, port := range sortedPorts(svc.Ports) {
 			if res := s.runCLI(ctx, "tailscale serve", ServeArgv(c, port), cliTimeout, true); res.err != nil {
-				return s.cliFailed(ctx, res, ReasonServiceFailed)
+				return s.cliFailed(ctx, res, ReasonServiceFailed), true
 			}
 		}
 	}
 	if ctx.Err() != nil {
-		return s.shutdown()
+		return s.shutdown(), true
 	}
-	s.setStatus(Status{State: StateStarting, Message: "waiting for the services to listen"})
-	return s.supervise(ctx, time.Now().Add(c.ReadyTimeout))
+	return 0, false
 }
 
 // cliFailed ends the start after a tailscale CLI call other than `up`
@@ -197,7 +219,7 @@ func (s *supervisor) supervise(ctx context.Context, readyBy time.Time) int {
 			}
 		}()
 	}
-	var tailscaledDone <-chan struct{}
+	var tailscaledDone <-chan struct{} // nil, never ready, with no tailnet
 	if s.tailscaled != nil {
 		tailscaledDone = s.tailscaled.done
 	}
@@ -225,41 +247,65 @@ func (s *supervisor) supervise(ctx context.Context, readyBy time.Time) int {
 			return s.fail(Failure{ReasonTailscaleFailed, "tailscaled exited: " + s.tailscaled.exitText()})
 
 		case c := <-exits:
-			svc := s.serviceOf(c)
-			if svc == nil {
-				continue
-			}
-			if time.Since(svc.started) >= stableAfter {
-				svc.backoff = backoffMin
-			}
-			s.logf("%s exited (%s); restarting in %s", svc.Name, c.exitText(), svc.backoff)
-			svc.timer = time.AfterFunc(svc.backoff, func() { s.restart <- svc })
-			svc.backoff = min(2*svc.backoff, backoffMax)
+			s.serviceExited(c)
 
 		case svc := <-s.restart:
 			svc.timer = nil
 			if err := s.startService(svc); err != nil {
 				s.logf("%v; retrying in %s", err, svc.backoff)
-				svc.timer = time.AfterFunc(svc.backoff, func() { s.restart <- svc })
-				svc.backoff = min(2*svc.backoff, backoffMax)
+				s.restartLater(svc)
 				continue
 			}
 			watch(svc.cur)
 
 		case <-readyTick:
-			if missing := s.notListening(); missing != "" {
-				if time.Now().After(readyBy) {
-					return s.fail(Failure{ReasonServiceFailed, fmt.Sprintf("%s did not accept connections within %s", missing, s.cfg.ReadyTimeout)})
-				}
-				continue
+			switch listening, failed := s.listening(readyBy); {
+			case failed != nil:
+				return s.fail(*failed)
+			case listening:
+				readyTick = nil
+				s.ready(ctx)
 			}
-			readyTick = nil
-			s.ready(ctx)
 
 		case now := <-activity.C:
 			s.checkActivity(now)
 		}
 	}
+}
+
+// serviceExited schedules the restart of the service whose process c
+// was; a service that ran for stableAfter starts again from the shortest
+// backoff.
+func (s *supervisor) serviceExited(c *child) {
+	svc := s.serviceOf(c)
+	if svc == nil {
+		return
+	}
+	if time.Since(svc.started) >= stableAfter {
+		svc.backoff = backoffMin
+	}
+	s.logf("%s exited (%s); restarting in %s", svc.Name, c.exitText(), svc.backoff)
+	s.restartLater(svc)
+}
+
+// restartLater schedules a restart of svc after its backoff, and doubles
+// the backoff for the next time (up to backoffMax).
+func (s *supervisor) restartLater(svc *service) {
+	svc.timer = time.AfterFunc(svc.backoff, func() { s.restart <- svc })
+	svc.backoff = min(2*svc.backoff, backoffMax)
+}
+
+// listening says whether every service accepts connections; past readyBy
+// a service that does not is the start's failure.
+func (s *supervisor) listening(readyBy time.Time) (bool, *Failure) {
+	missing := s.notListening()
+	switch {
+	case missing == "":
+		return true, nil
+	case time.Now().After(readyBy):
+		return false, &Failure{ReasonServiceFailed, fmt.Sprintf("%s did not accept connections within %s", missing, s.cfg.ReadyTimeout)}
+	}
+	return false, nil
 }
 
 // ready reports the node up: status file, then READY=1.
