@@ -1,13 +1,15 @@
 # examples/hosts/desktop.nix: a developer's NixOS desktop (the flake's
 # nixosConfigurations.example-desktop): Hyprland, Tailscale, and the dev
 # image's CLI profile for its user. The login user comes from ../users.nix
-# so uid and keys match the orchestrator. The hardware lines are
-# placeholders for your own hardware-configuration.nix.
+# so uid and keys match the orchestrator. The hardware lines (hardware.nix)
+# are placeholders for your own hardware-configuration.nix.
 { ... }:
 let
   alice = (import ../users.nix).alice;
 in
 {
+  imports = [ ./hardware.nix ];
+
   devbox.desktop = {
     enable = true;
     users = [ "alice" ];
@@ -25,16 +27,5 @@ in
   };
 
   networking.hostName = "alice-desktop";
-  nixpkgs.hostPlatform = "x86_64-linux";
-  boot.loader.systemd-boot.enable = true;
-  boot.loader.efi.canTouchEfiVariables = true;
-  fileSystems."/" = {
-    device = "/dev/disk/by-label/nixos";
-    fsType = "ext4";
-  };
-  fileSystems."/boot" = {
-    device = "/dev/disk/by-label/boot";
-    fsType = "vfat";
-  };
   system.stateVersion = "25.11";
 }

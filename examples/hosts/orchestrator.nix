@@ -2,9 +2,12 @@
 # containers (the flake's nixosConfigurations.example-orchestrator). The
 # users come from ../users.nix; the 1Password token comes from an agenix
 # (or sops-nix) secret, given as a path string so it never enters the store.
-# The hardware lines are placeholders for your own hardware-configuration.nix.
+# The hardware lines (hardware.nix) are placeholders for your own
+# hardware-configuration.nix.
 { ... }:
 {
+  imports = [ ./hardware.nix ];
+
   services.devbox-quadlet = {
     enable = true;
     users = import ../users.nix;
@@ -42,16 +45,5 @@
   };
 
   networking.hostName = "devbox";
-  nixpkgs.hostPlatform = "x86_64-linux";
-  boot.loader.systemd-boot.enable = true;
-  boot.loader.efi.canTouchEfiVariables = true;
-  fileSystems."/" = {
-    device = "/dev/disk/by-label/nixos";
-    fsType = "ext4";
-  };
-  fileSystems."/boot" = {
-    device = "/dev/disk/by-label/boot";
-    fsType = "vfat";
-  };
   system.stateVersion = "25.11";
 }
