@@ -183,6 +183,7 @@ func TestAgentInstalledButFailing(t *testing.T) {
 				t.Fatalf("create with the agent up: %d %s", code, h.errOut)
 			}
 			a.available, a.readyErr, a.calls = false, failing, nil
+			h.pod.calls, h.pod.lookups = nil, nil
 			for _, args := range [][]string{{"create", "demo"}, {"start", "kept"}} {
 				h.errOut.Reset()
 				if code := h.run(args...); code != 9 {
@@ -200,6 +201,11 @@ func TestAgentInstalledButFailing(t *testing.T) {
 			}
 			if len(a.calls) != 0 {
 				t.Errorf("calls to a failing agent: %v", a.calls)
+			}
+			// The agent is asked first: podman's calls take seconds on a
+			// slow host, and the answer is exit 9 whatever they say.
+			if len(h.pod.calls)+len(h.pod.lookups) != 0 {
+				t.Errorf("podman calls before the failing agent's answer: %v %v", h.pod.calls, h.pod.lookups)
 			}
 			for _, args := range [][]string{{"list"}, {"status", "kept"}} {
 				h.out.Reset()

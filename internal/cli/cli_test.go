@@ -102,7 +102,8 @@ type fakePodman struct {
 	images    []string
 	labels    map[string]map[string]string // image labels by reference
 	volumes   []string
-	calls     []string
+	calls     []string // what changes something
+	lookups   []string // what only asks (Image, VolumeExists)
 	secrets   map[string]string
 	execErr   error
 	exportErr error
@@ -142,6 +143,7 @@ func (p *fakePodman) Exec(_ context.Context, ctr string, argv ...string) (string
 }
 
 func (p *fakePodman) Image(_ context.Context, ref string, _ ...string) (podman.Image, error) {
+	p.lookups = append(p.lookups, "image "+ref)
 	l := p.labels[ref]
 	if l == nil {
 		l = map[string]string{}
@@ -149,6 +151,7 @@ func (p *fakePodman) Image(_ context.Context, ref string, _ ...string) (podman.I
 	return podman.Image{Exists: slices.Contains(p.images, ref), Labels: l}, nil
 }
 func (p *fakePodman) VolumeExists(_ context.Context, n string) (bool, error) {
+	p.lookups = append(p.lookups, "volume exists "+n)
 	return slices.Contains(p.volumes, n), nil
 }
 

@@ -68,10 +68,9 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (CreateResult, er
 		}
 	}
 
-	volumeExisted, err := m.checkCreate(ctx, &plan)
-	if err != nil {
-		return CreateResult{}, err
-	}
+	// The agent first: a broken one is the answer (exit 9) within about a
+	// second, before the podman calls of the checks, which take seconds
+	// on a slow host.
 	ag, err := m.agent(ctx)
 	if err != nil {
 		return CreateResult{}, err
@@ -79,6 +78,10 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (CreateResult, er
 	if ag != nil {
 		defer ag.Close()
 		m.replayPendingReleases(ctx, ag)
+	}
+	volumeExisted, err := m.checkCreate(ctx, &plan)
+	if err != nil {
+		return CreateResult{}, err
 	}
 
 	u, key, err := m.recordAndAdmit(ctx, ag, plan, volumeExisted, o.KeepOnFailure)
