@@ -35,15 +35,15 @@ case "${DEVBOX_BOOT:-1}" in
 	echo "== guest: $(systemctl --version | head -n1), $(podman --version)"
 	run_sd_tests || rc=1
 	echo "== e2e as alice"
-	as alice $e2e -test.timeout 30m -test.skip '^TestReboot$|^TestAgent|^TestSecrets|^TestHostile|^TestTailnet|^TestInstall' || rc=1
+	as alice $e2e -test.timeout 45m -test.skip '^TestReboot$|^TestAgent|^TestSecrets|^TestHostile|^TestTailnet|^TestInstall' || rc=1
 	echo "== e2e as bob (create, limits, list, destroy)"
 	as bob $e2e -test.timeout 10m -test.run 'TestCreateLimitsListDestroy/demo' || rc=1
 	echo "== e2e as root: the host agent, the secrets across users, a missing podman and a full disk"
 	as carol $e2e -test.run '^$' >/dev/null || rc=1 # imports carol's test images
-	$e2e -test.timeout 30m -test.run '^TestInstall|^TestAgent|^TestSecrets|^TestHostile' || rc=1
+	$e2e -test.timeout 45m -test.run '^TestInstall|^TestAgent|^TestSecrets|^TestHostile' || rc=1
 	echo "== e2e as root: the real dev image on a real tailnet (headscale, tailscaled)"
 	if setup_tailnet && load_devbox_image alice bob; then
-		$e2e -test.timeout 20m -test.run '^TestTailnet' || rc=1
+		$e2e -test.timeout 30m -test.run '^TestTailnet' || rc=1
 	else
 		echo "== the tailnet or the image could not be set up"
 		rc=1
