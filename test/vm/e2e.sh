@@ -63,10 +63,11 @@ printf "FOCUS_USER='%s'\nFOCUS_ROOT='%s'\n" "${DEVBOX_E2E_FOCUS_USER:-}" "${DEVB
 # retried from exactly the state the previous boot left.
 boots=1
 [ "$mode" = test ] && [ -z "$focus" ] && boots=2
-# How long one boot may run before qemu is killed. The suite's first boot
-# takes about 25 min under TCG on a quick host, but TCG's speed varies from
-# host to host, and one host took more than 45 min for the same boot; the
-# bound only has to catch a hung guest, inside CI's hard limit of 90 min.
+# How long one boot may run before qemu is killed. TCG's speed varies from
+# host to host: the suite's first boot took 22-23 min on earlier hosts (before
+# the install, broken-agent and sd edge tests were added) and 3303 s (55 min)
+# on a slower one. The bound only has to catch a hung guest, inside CI's hard
+# limit of 90 min.
 boot_timeout=${DEVBOX_E2E_BOOT_TIMEOUT:-3900}
 final=0
 backing="$img/base.img" backing_fmt=raw
